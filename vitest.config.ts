@@ -12,9 +12,16 @@ const alias = packages.map((name) => ({
 export default defineConfig({
   resolve: { alias },
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'examples/**/*.test.ts'],
     reporters: ['default', './scripts/summary-reporter.ts'],
     testTimeout: 30_000,
     pool: 'forks',
+    // One project per package, so `vitest run --project core` runs one package's tests.
+    projects: [
+      ...packages.map((name) => ({
+        extends: true as const,
+        test: { name, include: [`packages/${name}/src/**/*.test.ts`] },
+      })),
+      { extends: true as const, test: { name: 'examples', include: ['examples/**/*.test.ts'] } },
+    ],
   },
 });

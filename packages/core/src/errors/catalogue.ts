@@ -107,3 +107,17 @@ export function isErrorCode(code: unknown): code is ErrorCode {
 export function errorCodeInfo(code: ErrorCode): ErrorCodeInfo {
   return ERROR_CATALOGUE[code];
 }
+
+/**
+ * The codes a product owns, in catalogue order.
+ *
+ * @example
+ * ```ts
+ * errorCodesOf('metering'); // ['MT-400', 'MT-401', 'MT-404', 'MT-409', 'MT-429', 'MT-503']
+ * ```
+ */
+export function errorCodesOf(product: ProductId): ErrorCode[] {
+  return (Object.keys(ERROR_CATALOGUE) as ErrorCode[]).filter(
+    (code) => ERROR_CATALOGUE[code].product === product,
+  );
+}

@@ -8,6 +8,7 @@ export {
   type ErrorCodeInfo,
   type ErrorKind,
   errorCodeInfo,
+  errorCodesOf,
   isErrorCode,
 } from './catalogue.js';
 export {
