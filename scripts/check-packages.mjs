@@ -13,6 +13,15 @@ const out = mkdtempSync(join(tmpdir(), 'creto-pack-'));
 const bin = (name) => join(root, 'node_modules', '.bin', name);
 let failed = 0;
 
+// The core exports map must list every concept folder (see packages/core/concepts.js).
+try {
+  execFileSync(process.execPath, [join(root, 'scripts', 'sync-exports.mjs'), '--check'], {
+    stdio: 'inherit',
+  });
+} catch {
+  failed++;
+}
+
 try {
   for (const dir of readdirSync(packagesDir).sort()) {
     const pkgDir = join(packagesDir, dir);

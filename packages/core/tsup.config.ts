@@ -1,4 +1,11 @@
 import { defineConfig } from 'tsup';
 import { tsupConfig } from '../../tsup.base.js';
+import { CONCEPTS } from './concepts.js';
 
-export default defineConfig(tsupConfig());
+// One entry per concept folder, so `@creto/core/<concept>` imports only what it needs.
+export default defineConfig(
+  tsupConfig({
+    index: 'src/index.ts',
+    ...Object.fromEntries(CONCEPTS.map((concept) => [`${concept}/index`, `src/${concept}/index.ts`])),
+  }),
+);
