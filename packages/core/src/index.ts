@@ -1,9 +1,12 @@
 /**
  * `@creto/core`: the shared platform of the Creto Enablement SDK.
- * @packageDocumentation
+ * @module @creto/core
  */
 export * from './canonical/index.js';
 export * from './crypto/index.js';
+export * from './delegation/index.js';
 export * from './encoding/index.js';
 export * from './errors/index.js';
+export * from './identity/index.js';
+export * from './ids/index.js';
 export * from './time/index.js';

@@ -2,7 +2,9 @@ import { base58, base64urlnopad, hex } from '@scure/base';
 import { EnablementError } from '../errors/enablement-error.js';
 
 const utf8Encoder = new TextEncoder();
-const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+// `ignoreBOM: true` keeps a leading U+FEFF as text: by default the decoder would drop it, and
+// decode(encode(s)) would no longer give back `s` (a signed or hashed text must survive exactly).
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** UTF-8 bytes of a string. */
 export function utf8ToBytes(text: string): Uint8Array {

@@ -4,6 +4,9 @@ import { PRODUCT_IDS, type ProductId } from './product.js';
 const BRAND = Symbol.for('@creto/core.EnablementError');
 const MAX_CAUSE_DEPTH = 16;
 const MAX_MESSAGE_LENGTH = 4096;
+const MAX_TRACE_ID_LENGTH = 256;
+// Largest retry hint kept: beyond it, milliseconds (and the wire's whole seconds) stop being exact.
+const MAX_RETRY_AFTER_MS = Number.MAX_SAFE_INTEGER;
 
 /** A duration in the shape serde gives Rust's `std::time::Duration` (spec §8.2 `retry_after`). */
 export interface WireDuration {
@@ -32,7 +35,11 @@ export interface EnablementErrorOptions {
   cause?: unknown;
   /** Overrides the catalogue's retryability for this instance. */
   retryable?: boolean;
-  /** When the caller may retry, in milliseconds. */
+  /**
+   * When the caller may retry, in milliseconds. Only a finite number in
+   * `[0, Number.MAX_SAFE_INTEGER]` counts as a hint; anything else is ignored (the cause's hint,
+   * if any, applies) rather than thrown, so that a bad hint never masks the error being raised.
+   */
   retryAfterMs?: number;
   /** Trace id; inherited from `cause` when that is an `EnablementError` with one. */
   traceId?: string;
@@ -79,7 +86,7 @@ export class EnablementError extends Error {
     this.product = options.product ?? info.product;
     this.causedBy = causedBy;
     this.retryable = options.retryable ?? info.retryable;
-    this.retryAfterMs = options.retryAfterMs ?? causedBy?.retryAfterMs;
+    this.retryAfterMs = validRetryAfter(options.retryAfterMs) ?? causedBy?.retryAfterMs;
     this.traceId = options.traceId ?? causedBy?.traceId;
     Object.defineProperty(this, BRAND, { value: true });
   }
@@ -118,11 +125,25 @@ export class EnablementError extends Error {
 
 function truncate(message: string): string {
   const text = typeof message === 'string' ? message : String(message);
-  return text.length > MAX_MESSAGE_LENGTH ? `${text.slice(0, MAX_MESSAGE_LENGTH)}…` : text;
+  if (text.length <= MAX_MESSAGE_LENGTH) return text;
+  // Never cut a surrogate pair in half: a lone surrogate cannot be encoded as UTF-8.
+  const end = /[\uD800-\uDBFF]/.test(text.charAt(MAX_MESSAGE_LENGTH - 1))
+    ? MAX_MESSAGE_LENGTH - 1
+    : MAX_MESSAGE_LENGTH;
+  return `${text.slice(0, end)}…`;
+}
+
+function validRetryAfter(ms: number | undefined): number | undefined {
+  return typeof ms === 'number' && Number.isFinite(ms) && ms >= 0 && ms <= MAX_RETRY_AFTER_MS
+    ? ms
+    : undefined;
 }
 
 function msToDuration(ms: number): WireDuration {
-  const totalNanos = BigInt(Math.round(ms * 1e6));
+  // Whole milliseconds in bigint, so that large integer hints convert exactly (ms * 1e6 in
+  // floating point would round above 2^53 ns, about 104 days).
+  const whole = Math.trunc(ms);
+  const totalNanos = BigInt(whole) * 1_000_000n + BigInt(Math.round((ms - whole) * 1e6));
   return { secs: Number(totalNanos / 1_000_000_000n), nanos: Number(totalNanos % 1_000_000_000n) };
 }
 
@@ -163,9 +184,11 @@ function fromJsonBounded(json: unknown, depth: number): EnablementError {
       throw bad('retry_after must be {secs, nanos}');
     }
     retryAfterMs = (d.secs as number) * 1000 + (d.nanos as number) / 1e6;
+    if (retryAfterMs > MAX_RETRY_AFTER_MS) throw bad('retry_after out of range');
   }
-  if (o.trace_id !== null && o.trace_id !== undefined && typeof o.trace_id !== 'string') {
-    throw bad('trace_id must be a string or null');
+  if (o.trace_id !== null && o.trace_id !== undefined) {
+    if (typeof o.trace_id !== 'string') throw bad('trace_id must be a string or null');
+    if (o.trace_id.length > MAX_TRACE_ID_LENGTH) throw bad(`trace_id longer than ${MAX_TRACE_ID_LENGTH}`);
   }
   const cause =
     o.caused_by === null || o.caused_by === undefined ? undefined : fromJsonBounded(o.caused_by, depth - 1);

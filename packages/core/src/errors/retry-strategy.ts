@@ -33,6 +33,10 @@ export const DEFAULT_QUOTA_RETRY_AFTER_MS = 3_600_000;
 
 const NEVER: RetryStrategy = Object.freeze({ kind: 'never' });
 
+// The transient codes spec §8.4 lists. OV-503 is among them although its catalogue kind is
+// `degraded` (Oversight went on without reasoning context): fetching the context again may work.
+const TRANSIENT_CODES: ReadonlySet<string> = new Set(['PL-503', 'RT-503', 'MT-503', 'OV-503', 'MS-503']);
+
 /**
  * The retry strategy for an error, following the mapping of spec §8.4:
  * transient `*-503` → exponential backoff; `MT-429` / `RT-429` → retry after the error's
@@ -50,7 +54,7 @@ const NEVER: RetryStrategy = Object.freeze({ kind: 'never' });
 export function retryStrategyFor(error: unknown): RetryStrategy {
   if (!EnablementError.is(error)) return NEVER;
   const info = ERROR_CATALOGUE[error.code];
-  if (info.kind === 'unavailable') return TRANSIENT_BACKOFF;
+  if (info.kind === 'unavailable' || TRANSIENT_CODES.has(error.code)) return TRANSIENT_BACKOFF;
   if (error.code === 'MT-429' || error.code === 'RT-429') {
     return { kind: 'retry_after', delayMs: error.retryAfterMs ?? DEFAULT_QUOTA_RETRY_AFTER_MS };
   }

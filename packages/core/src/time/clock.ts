@@ -73,11 +73,16 @@ export class SystemClock implements Clock {
 /** A shared {@link SystemClock}. */
 export const systemClock: Clock = new SystemClock();
 
-/** Milliseconds as nanoseconds; rejects non-finite and fractional-nanosecond input with `PL-400`. */
+/**
+ * Milliseconds as nanoseconds, rounded to the nearest nanosecond; rejects non-finite input (and
+ * input so large that its nanoseconds are not finite) with `PL-400`.
+ */
 export function millisToNanos(ms: number): bigint {
-  if (!Number.isFinite(ms))
+  const ns = typeof ms === 'number' ? Math.round(ms * 1e6) : Number.NaN;
+  if (!Number.isFinite(ns)) {
     throw new EnablementError('PL-400', 'duration must be a finite number of milliseconds');
-  return BigInt(Math.round(ms * 1e6));
+  }
+  return BigInt(ns);
 }
 
 /** Nanoseconds as (possibly fractional) milliseconds. */
@@ -96,14 +101,23 @@ export function nanosToMillis(ns: bigint): number {
 export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
+    const at = clock.now() + millisToNanos(ms);
+    let cancel: CancelTimer | undefined;
     const onAbort = () => {
-      cancel();
+      cancel?.();
       reject(signal?.reason);
     };
-    const cancel = clock.schedule(clock.now() + millisToNanos(ms), () => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    });
+    // Listen before scheduling and unlisten when done, so that no listener is left behind on a
+    // long-lived signal, even with a clock that fires synchronously or refuses the timer.
     signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      cancel = clock.schedule(at, () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      });
+    } catch (error) {
+      signal?.removeEventListener('abort', onAbort);
+      reject(error);
+    }
   });
 }
