@@ -2,13 +2,14 @@
 // Writes the `exports` map of @creto/core from packages/core/concepts.js: `.` plus one subpath
 // per concept folder, types first (what publint and attw expect). `--check` fails on drift instead.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { CONCEPTS } from '../packages/core/concepts.js';
+import { CONCEPTS, EXTRA_ENTRIES } from '../packages/core/concepts.js';
 
 const file = new URL('../packages/core/package.json', import.meta.url);
 const manifest = JSON.parse(readFileSync(file, 'utf8'));
 const entry = (base) => ({ types: `./dist/${base}.d.ts`, import: `./dist/${base}.js` });
 const exports = { '.': entry('index') };
 for (const concept of CONCEPTS) exports[`./${concept}`] = entry(`${concept}/index`);
+for (const name of Object.keys(EXTRA_ENTRIES)) exports[`./${name}`] = entry(name);
 exports['./schemas/*.json'] = './schemas/*.json';
 exports['./package.json'] = './package.json';
 

@@ -12,3 +12,7 @@ export const CONCEPTS = [
   'time',
   'wire',
 ];
+
+// Entries that are not a concept's index: the Node-only crypto provider, kept apart so that the
+// main entry imports no Node built-in.
+export const EXTRA_ENTRIES = { 'crypto/node': 'src/crypto/node.ts' };

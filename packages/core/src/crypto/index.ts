@@ -1,7 +1,24 @@
 /**
- * Crypto: the `CryptoProvider` port, its `@noble` default, and hybrid signatures.
+ * Crypto: the `CryptoProvider` port, its portable `@noble` default and hybrid
+ * (Ed25519 ‖ ML-DSA-65) signatures. The `node:crypto`-accelerated provider is a separate entry,
+ * `@creto/core/crypto/node`, so that bundles for other runtimes never see `node:crypto`.
  * @module
  */
+
+export {
+  decodeHybridSignature,
+  encodeHybridSignature,
+  generateHybridKeyPair,
+  HYBRID_SIGNATURE_LABEL,
+  HYBRID_SIGNATURE_LENGTH,
+  type HybridKeyPair,
+  type HybridPublicKey,
+  type HybridSecretKey,
+  type HybridSeeds,
+  type HybridSignature,
+  signHybrid,
+  verifyHybrid,
+} from './hybrid.js';
 export { nobleCryptoProvider } from './noble.js';
 export {
   type AeadAlgorithm,

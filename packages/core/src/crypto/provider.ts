@@ -41,7 +41,9 @@ export interface Ed25519Primitive {
 
 /** X25519 Diffie-Hellman (RFC 7748). */
 export interface X25519Primitive {
+  /** A key pair; from a 32-byte `seed` (the secret scalar, clamped when used) when given, else random. */
   generateKeyPair(seed?: Uint8Array): KeyPair;
+  /** The 32-byte public key (u-coordinate) of a 32-byte secret key. */
   publicKey(secretKey: Uint8Array): Uint8Array;
   /** 32-byte shared secret; throws `PL-400` for low-order peer keys (all-zero output). */
   sharedSecret(secretKey: Uint8Array, peerPublicKey: Uint8Array): Uint8Array;
@@ -61,6 +63,7 @@ export interface MlDsa65Primitive {
 export interface MlKemPrimitive {
   /** From a 64-byte `seed` when given, else random. */
   generateKeyPair(algorithm?: KemAlgorithm, seed?: Uint8Array): KeyPair;
+  /** A fresh shared secret and its cipher text for `publicKey`; `PL-400` for a malformed key. */
   encapsulate(publicKey: Uint8Array, algorithm?: KemAlgorithm): KemEncapsulation;
   /** Implicit rejection: a tampered cipher text yields an unrelated secret, never an error. */
   decapsulate(cipherText: Uint8Array, secretKey: Uint8Array, algorithm?: KemAlgorithm): Uint8Array;
@@ -92,15 +95,23 @@ export interface CryptoProvider {
   readonly name: string;
   /** Cryptographically secure random bytes. */
   randomBytes(length: number): Uint8Array;
+  /** SHA-256 digest (FIPS 180-4), 32 bytes. */
   sha256(data: Uint8Array): Uint8Array;
+  /** SHA-512 digest (FIPS 180-4), 64 bytes. */
   sha512(data: Uint8Array): Uint8Array;
+  /** HMAC-SHA-256 (RFC 2104), 32 bytes. */
   hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array;
   /** HKDF-SHA-256 (RFC 5869), extract then expand to `length` bytes (at most 8160). */
   hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array;
+  /** Ed25519 signatures. */
   readonly ed25519: Ed25519Primitive;
+  /** X25519 key agreement. */
   readonly x25519: X25519Primitive;
+  /** ML-DSA-65 signatures. */
   readonly mlDsa65: MlDsa65Primitive;
+  /** ML-KEM key encapsulation. */
   readonly mlKem: MlKemPrimitive;
+  /** ChaCha20-Poly1305 and AES-256-GCM. */
   readonly aead: AeadPrimitive;
 }
 
