@@ -3,11 +3,18 @@ import { defineConfig } from 'vitest/config';
 
 const packages = ['core', 'runtime', 'metering', 'oversight', 'messaging', 'testing', 'enablement'];
 
-// Tests run against the TypeScript sources, so `@creto/x` resolves to packages/x/src.
-const alias = packages.map((name) => ({
-  find: new RegExp(`^@creto/${name}$`),
-  replacement: fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url)),
-}));
+const source = (path: string) => fileURLToPath(new URL(`./packages/${path}`, import.meta.url));
+
+// Tests run against the TypeScript sources: `@creto/x` resolves to packages/x/src/index.ts and a
+// subpath `@creto/x/y` to packages/x/src/y/index.ts (the one file entry is listed first).
+const alias = [
+  { find: /^@creto\/core\/crypto\/node$/, replacement: source('core/src/crypto/node.ts') },
+  ...packages.map((name) => ({
+    find: new RegExp(`^@creto/${name}$`),
+    replacement: source(`${name}/src/index.ts`),
+  })),
+  { find: /^@creto\/([a-z]+)\/([a-z-]+)$/, replacement: source('$1/src/$2/index.ts') },
+];
 
 export default defineConfig({
   resolve: { alias },
