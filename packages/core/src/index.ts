@@ -4,9 +4,11 @@
  */
 export * from './canonical/index.js';
 export * from './crypto/index.js';
+export * from './decimal/index.js';
 export * from './delegation/index.js';
 export * from './encoding/index.js';
 export * from './errors/index.js';
 export * from './identity/index.js';
 export * from './ids/index.js';
 export * from './time/index.js';
+export * from './wire/index.js';

@@ -23,4 +23,4 @@ export {
   type SandboxId,
   sandboxId,
 } from './sandbox-id.js';
-export { assertUuid, isUuid, newUuid, parseUuid, type Uuid } from './uuid.js';
+export { assertUuid, isUuid, newUuid, parseUuid, UUID_PATTERN, type Uuid } from './uuid.js';

@@ -19,7 +19,8 @@ export type Uuid = string & { readonly [uuidBrand]: 'Uuid' };
  * text, so each UUID must have exactly one spelling. The Nil and Max UUIDs (§5.9, §5.10) are
  * rejected too: as an identifier they only ever signal a bug.
  */
-const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+/** Lowercase RFC 9562 UUID text, versions 1–8, standard variant (the wire form of every uuid). */
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 /** True when `value` is a UUID in canonical lowercase form (see {@link Uuid}). */
 export function isUuid(value: unknown): value is Uuid {
