@@ -9,10 +9,17 @@ import {
   concatBytes,
   nobleCryptoProvider as crypto,
   DelegationChain,
+  decodeHybridSignature,
+  decodeRuntimeUsageEvent,
   EnablementError,
+  encodeHybridSignature,
+  encodeRuntimeUsageEvent,
   issueDelegation,
+  newSandboxId,
+  newUuid,
   retryStrategyFor,
   SystemClock,
+  usageEventSigningBytes,
   utf8ToBytes,
   verifyHybrid,
 } from '@creto/core';
@@ -119,7 +126,59 @@ out(`   verifies: ${verifyHybrid(crypto, publicKey, signedBytes, signature)}`);
 const tampered = canonicalBytes({ ...attestation, runtime_class: 'process' });
 out(`   verifies after changing runtime_class: ${verifyHybrid(crypto, publicKey, tampered, signature)}`);
 
-section('4. Post-quantum key agreement: X25519 + ML-KEM-768 → HKDF-SHA-256 → ChaCha20-Poly1305');
+section('4. Signed usage event (spec §4.1): Runtime → metering.events.runtime → Metering');
+const unsigned = {
+  eventId: newUuid(),
+  agentNhi: agent.identity.nhi,
+  delegationChain: [cfo.identity.nhi, agent.identity.nhi],
+  eventType: 'sandbox_allocated',
+  consensusTimestamp: clock.now(),
+  idempotencyKey: `spawn-${agent.identity.nhi.slice(-8)}-1`,
+  properties: {
+    type: 'SandboxAllocated',
+    sandboxId: newSandboxId(),
+    runtimeClass: 'gvisor',
+    cpuMillicores: 1000,
+    memoryBytes: 2_147_483_648n,
+    durationSeconds: 0n,
+  },
+};
+const eventSignature = encodeHybridSignature(agent.signHybrid(usageEventSigningBytes(unsigned)));
+const wire = encodeRuntimeUsageEvent({ ...unsigned, signature: eventSignature });
+const shown = {
+  ...wire,
+  signature: `${wire.signature.slice(0, 24)}… (${eventSignature.length} bytes, hybrid)`,
+};
+out(
+  JSON.stringify(shown, null, 2)
+    .split('\n')
+    .map((line) => `   ${line}`)
+    .join('\n'),
+);
+/** Metering's first two steps of §4.1: validate the schema, then verify the signature. */
+function ingest(json) {
+  const event = decodeRuntimeUsageEvent(json);
+  const ok = verifyHybrid(
+    crypto,
+    agent.identity.hybridPublicKey(), // Metering resolves agent_nhi's keys through NHI
+    usageEventSigningBytes(event),
+    decodeHybridSignature(event.signature),
+  );
+  if (!ok) throw new EnablementError('MT-401', `usage event ${event.eventId}: signature invalid`);
+  return event;
+}
+const received = ingest(JSON.parse(JSON.stringify(wire)));
+out(
+  `   metering verified ${received.eventType}: ${received.properties.memoryBytes} bytes of memory (bigint)`,
+);
+expectRejected('memory_bytes raised in transit', () =>
+  ingest({ ...wire, properties: { ...wire.properties, memory_bytes: '4294967296' } }),
+);
+expectRejected('malformed event', () =>
+  ingest({ ...wire, properties: { ...wire.properties, cpu_millicores: -1 } }),
+);
+
+section('5. Post-quantum key agreement: X25519 + ML-KEM-768 → HKDF-SHA-256 → ChaCha20-Poly1305');
 const recipientDh = crypto.x25519.generateKeyPair();
 const recipientKem = crypto.mlKem.generateKeyPair('ML-KEM-768');
 const senderDh = crypto.x25519.generateKeyPair();
@@ -142,7 +201,7 @@ expectRejected('ciphertext with one bit flipped', () =>
   crypto.aead.open('chacha20-poly1305', recipientKey, nonce, flipped),
 );
 
-section('5. Error propagation (spec §8.2): Runtime error caused by a Metering quota');
+section('6. Error propagation (spec §8.2): Runtime error caused by a Metering quota');
 const quota = new EnablementError('MT-429', 'Monthly sandbox quota exceeded (100/100)', {
   retryAfterMs: 86_400_000,
   traceId: 'trace-xyz',

@@ -18,6 +18,9 @@ describe('npm run demo', () => {
     expect(stdout).toMatch(/one bit flipped in a link signature: rejected PL-401/);
     expect(stdout).toContain('verifies: true');
     expect(stdout).toContain('verifies after changing runtime_class: false');
+    expect(stdout).toMatch(/metering verified sandbox_allocated: 2147483648 bytes/);
+    expect(stdout).toMatch(/memory_bytes raised in transit: rejected MT-401/);
+    expect(stdout).toMatch(/malformed event: rejected MT-400 .*cpu_millicores/);
     expect(stdout).toContain('recipient opens: "Payment processed"');
     expect(stdout).toContain('"code": "RT-429"');
     expect(stdout).toContain('Done: every step above ran for real');
