@@ -7,8 +7,10 @@ export const CONCEPTS = [
   'delegation',
   'encoding',
   'errors',
+  'idempotency',
   'identity',
   'ids',
+  'resilience',
   'time',
   'wire',
 ];

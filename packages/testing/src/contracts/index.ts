@@ -1,0 +1,11 @@
+/**
+ * Contract suites: the behaviour every implementation of a port must show. Each export
+ * registers vitest `describe`/`it` blocks for one port, run against a factory.
+ * @module @creto/testing/contracts
+ */
+export {
+  type IdempotencyStoreContractOptions,
+  type IdempotencyStoreFactory,
+  type IdempotencyStoreFixture,
+  idempotencyStoreContract,
+} from './idempotency-store.js';
