@@ -2,4 +2,6 @@ import { defineConfig } from 'tsup';
 import { tsupConfig } from '../../tsup.base.js';
 
 // `@creto/testing/contracts` is its own entry: it imports vitest, which plain fakes do not need.
-export default defineConfig(tsupConfig({ index: 'src/index.ts', 'contracts/index': 'src/contracts/index.ts' }));
+export default defineConfig(
+  tsupConfig({ index: 'src/index.ts', 'contracts/index': 'src/contracts/index.ts' }),
+);
