@@ -2,15 +2,21 @@
 // scripts/sync-exports.mjs keeps package.json's `exports` map in step with this list.
 export const CONCEPTS = [
   'canonical',
+  'consensus',
   'crypto',
   'decimal',
   'delegation',
   'encoding',
   'errors',
+  'health',
   'idempotency',
   'identity',
   'ids',
+  'memory',
+  'nhi',
   'resilience',
+  'saga',
+  'telemetry',
   'time',
   'wire',
 ];

@@ -14,3 +14,4 @@ export {
   sleep,
   systemClock,
 } from './clock.js';
+export { type TimerEntry, TimerHeap } from './timer-heap.js';

@@ -5,8 +5,9 @@ import {
   type ConsensusTimestamp,
   EnablementError,
   millisToNanos,
+  type TimerEntry,
+  TimerHeap,
 } from '@creto/core';
-import { TimerHeap, type TimerNode } from './timer-heap.js';
 
 /**
  * Where a {@link FakeClock} starts unless told otherwise: 2026-01-01T00:00:00Z, as Unix
@@ -140,7 +141,7 @@ export class FakeClock implements Clock {
         `FakeClock: more than ${this.#maxPendingTimers} pending timers; is the code under test leaking them?`,
       );
     }
-    const node: TimerNode = {
+    const node: TimerEntry = {
       deadline: at > this.#now ? at : this.#now,
       seq: this.#seq++,
       callback,
@@ -257,7 +258,7 @@ export class FakeClock implements Clock {
   }
 
   /** The next timer due at or before `target` (any timer when `target` is undefined). */
-  #nextDue(target: ConsensusTimestamp | undefined): TimerNode | undefined {
+  #nextDue(target: ConsensusTimestamp | undefined): TimerEntry | undefined {
     const next = this.#timers.peek();
     if (next === undefined || (target !== undefined && next.deadline > target)) return undefined;
     this.#timers.pop();
@@ -265,7 +266,7 @@ export class FakeClock implements Clock {
   }
 
   /** Fires one timer at its deadline, collecting what it throws. */
-  #fire(timer: TimerNode, fired: number, errors: unknown[]): void {
+  #fire(timer: TimerEntry, fired: number, errors: unknown[]): void {
     if (fired >= this.#maxTimersPerRun) {
       // Put it back: the test may inspect or cancel it after the failure.
       this.#timers.push(timer);
