@@ -1,12 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { TimerHeap, type TimerNode } from './timer-heap.js';
+import { TimerHeap, type TimerEntry } from './timer-heap.js';
 
-function node(deadline: bigint, seq: number): TimerNode {
+function node(deadline: bigint, seq: number): TimerEntry {
   return { deadline, seq, callback: () => {}, index: -1 };
 }
 
-const order = (a: TimerNode, b: TimerNode) =>
+const order = (a: TimerEntry, b: TimerEntry) =>
   a.deadline === b.deadline ? a.seq - b.seq : a.deadline < b.deadline ? -1 : 1;
 
 describe('TimerHeap', () => {
@@ -19,7 +19,7 @@ describe('TimerHeap', () => {
     fc.assert(
       fc.property(fc.array(op, { maxLength: 200 }), (ops) => {
         const heap = new TimerHeap();
-        let model: TimerNode[] = [];
+        let model: TimerEntry[] = [];
         let seq = 0;
         for (const step of ops) {
           if (step.op === 'push') {
@@ -30,7 +30,7 @@ describe('TimerHeap', () => {
           } else if (step.op === 'pop') {
             expect(heap.pop()).toBe(model.shift());
           } else if (model.length > 0) {
-            const victim = model[step.pick % model.length] as TimerNode;
+            const victim = model[step.pick % model.length] as TimerEntry;
             expect(heap.remove(victim)).toBe(true);
             expect(heap.remove(victim)).toBe(false);
             expect(victim.index).toBe(-1);
