@@ -8,6 +8,7 @@ export const CONCEPTS = [
   'delegation',
   'encoding',
   'errors',
+  'events',
   'health',
   'idempotency',
   'identity',

@@ -9,6 +9,7 @@ export * from './decimal/index.js';
 export * from './delegation/index.js';
 export * from './encoding/index.js';
 export * from './errors/index.js';
+export * from './events/index.js';
 export * from './health/index.js';
 export * from './idempotency/index.js';
 export * from './identity/index.js';

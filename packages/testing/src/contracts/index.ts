@@ -4,6 +4,12 @@
  * @module @creto/testing/contracts
  */
 export {
+  type EventBusContractOptions,
+  type EventBusFactory,
+  type EventBusFixture,
+  eventBusContract,
+} from './event-bus.js';
+export {
   type IdempotencyStoreContractOptions,
   type IdempotencyStoreFactory,
   type IdempotencyStoreFixture,
