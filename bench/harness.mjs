@@ -32,6 +32,11 @@ import os from 'node:os';
  *   so that timer resolution and overhead (~100 ns per `hrtime` read) stay negligible.
  */
 
+/** A time ratio with two significant digits, so a tiny ratio reads 0.0000078×, never 0.00×. */
+function formatRatio(ratio) {
+  return `${ratio >= 0.01 ? ratio.toFixed(2) : ratio.toPrecision(2)}×`;
+}
+
 /** @type {MeasureOptions} */
 export const DEFAULT_OPTIONS = {
   warmupMs: 250,
@@ -255,7 +260,7 @@ export function renderSuite(suite, results, run) {
     row.push(formatNs(r.medianNs), formatNs(r.p99Ns), formatOps(r.opsPerSec), `${r.n} × ${r.batch}`);
     if (baseline) {
       const base = results.find((other) => other.name === r.name && other.variant === baseline);
-      row.push(base ? `${(r.medianNs / base.medianNs).toFixed(2)}×` : '–');
+      row.push(base ? formatRatio(r.medianNs / base.medianNs) : '–');
     }
     lines.push(`| ${row.join(' | ')} |`);
   }

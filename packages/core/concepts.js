@@ -1,6 +1,7 @@
 // The concept folders of @creto/core that are published as subpath exports (`@creto/core/<name>`).
 // scripts/sync-exports.mjs keeps package.json's `exports` map in step with this list.
 export const CONCEPTS = [
+  'audit',
   'canonical',
   'consensus',
   'crypto',
@@ -15,6 +16,7 @@ export const CONCEPTS = [
   'ids',
   'memory',
   'nhi',
+  'options',
   'resilience',
   'saga',
   'telemetry',

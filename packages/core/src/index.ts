@@ -2,6 +2,7 @@
  * `@creto/core`: the shared platform of the Creto Enablement SDK.
  * @module @creto/core
  */
+export * from './audit/index.js';
 export * from './canonical/index.js';
 export * from './consensus/index.js';
 export * from './crypto/index.js';
@@ -16,6 +17,7 @@ export * from './identity/index.js';
 export * from './ids/index.js';
 export * from './memory/index.js';
 export * from './nhi/index.js';
+export * from './options/index.js';
 export * from './resilience/index.js';
 export * from './saga/index.js';
 export * from './telemetry/index.js';

@@ -2,6 +2,12 @@
  * `@creto/testing`: test kit of the Creto Enablement SDK.
  * @packageDocumentation
  */
+
+export {
+  expectEnablementError,
+  expectEnablementRejection,
+  type MessageExpectation,
+} from './assertions/index.js';
 export {
   DEFAULT_FAKE_CLOCK_START,
   DEFAULT_MAX_PENDING_TIMERS,

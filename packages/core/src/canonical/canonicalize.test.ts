@@ -1,21 +1,7 @@
+import { expectEnablementError } from '@creto/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { EnablementError } from '../errors/enablement-error.js';
 import { canonicalBytes, canonicalize } from './index.js';
-
-/** Runs `fn`, expects an `EnablementError` with `code`, and returns it. */
-function expectError(fn: () => unknown, code = 'PL-400', text?: string): EnablementError {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (error) {
-    thrown = error;
-  }
-  if (!EnablementError.is(thrown)) throw new Error(`expected an EnablementError, got ${String(thrown)}`);
-  expect(thrown.code).toBe(code);
-  if (text !== undefined) expect(thrown.message).toContain(text);
-  return thrown;
-}
 
 /** The IEEE 754 double with the given big-endian bit pattern. */
 function double(hex: string): number {
@@ -137,7 +123,7 @@ describe('canonicalize: RFC 8785 examples', () => {
 
   it('rejects the Appendix B NaN and Infinity patterns', () => {
     for (const hex of ['7fffffffffffffff', '7ff0000000000000', 'fff0000000000000']) {
-      expectError(() => canonicalize({ n: double(hex) }), 'PL-400', 'numbers must be finite');
+      expectEnablementError(() => canonicalize({ n: double(hex) }), 'PL-400', 'numbers must be finite');
     }
   });
 });
@@ -159,8 +145,8 @@ describe('canonicalize: strings and structure', () => {
 
   it('accepts nesting up to the limit and rejects deeper values', () => {
     expect(canonicalize(nested(128))).toBe(`${'['.repeat(128)}0${']'.repeat(128)}`);
-    expectError(() => canonicalize(nested(129)), 'PL-400', 'nesting too deep');
-    expectError(() => canonicalize(nested(100_000)), 'PL-400', 'nesting too deep');
+    expectEnablementError(() => canonicalize(nested(129)), 'PL-400', 'nesting too deep');
+    expectEnablementError(() => canonicalize(nested(100_000)), 'PL-400', 'nesting too deep');
   });
 
   it('allows the same object twice (a DAG) but rejects cycles', () => {
@@ -168,10 +154,10 @@ describe('canonicalize: strings and structure', () => {
     expect(canonicalize({ a: shared, b: [shared] })).toBe('{"a":{"x":1},"b":[{"x":1}]}');
     const cyclic: Record<string, unknown> = { a: 1 };
     cyclic.self = cyclic;
-    expectError(() => canonicalize(cyclic), 'PL-400', 'cyclic');
+    expectEnablementError(() => canonicalize(cyclic), 'PL-400', 'cyclic');
     const list: unknown[] = [];
     list.push([list]);
-    expectError(() => canonicalize(list), 'PL-400', 'cyclic');
+    expectEnablementError(() => canonicalize(list), 'PL-400', 'cyclic');
   });
 
   it('rejects values JSON cannot carry exactly', () => {
@@ -199,7 +185,7 @@ describe('canonicalize: strings and structure', () => {
       [{ '\ud800': 1 }, 'lone surrogate'],
     ];
     for (const [value, reason] of rejected) {
-      expectError(() => canonicalize(value), 'PL-400', reason);
+      expectEnablementError(() => canonicalize(value), 'PL-400', reason);
     }
   });
 

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { INT64_MAX } from '../encoding/int64.js';
 import { EnablementError } from '../errors/enablement-error.js';
+import { clockSchema, parseOptions } from '../options/options.js';
 import { type Clock, type ConsensusTimestamp, millisToNanos, systemClock } from '../time/clock.js';
-import { decodeWire } from '../wire/errors.js';
 
 /**
  * Layout of a hybrid-logical-clock timestamp (Kulkarni et al., "Logical Physical Clocks", 2014).
@@ -117,16 +117,7 @@ export interface HybridLogicalClock extends ConsensusClient {
 }
 
 const optionsSchema = z.strictObject({
-  clock: z
-    .custom<Clock>(
-      (v) =>
-        typeof v === 'object' &&
-        v !== null &&
-        typeof (v as Clock).now === 'function' &&
-        typeof (v as Clock).schedule === 'function',
-      { error: 'expected a Clock' },
-    )
-    .optional(),
+  clock: clockSchema.optional(),
   maxSkewMs: z.number().min(0).max(MAX_CLOCK_SKEW_MS).optional(),
   initial: z.bigint().min(0n).max(INT64_MAX).optional(),
 });
@@ -158,10 +149,7 @@ function truncateMicros(ns: bigint): bigint {
  * ```
  */
 export function createHybridLogicalClock(options: HybridLogicalClockOptions = {}): HybridLogicalClock {
-  const parsed = decodeWire(optionsSchema, options, {
-    contract: 'createHybridLogicalClock options',
-    code: 'PL-400',
-  });
+  const parsed = parseOptions(optionsSchema, options, 'createHybridLogicalClock');
   const clock = parsed.clock ?? systemClock;
   const maxSkewNs = millisToNanos(parsed.maxSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS);
   let last: ConsensusTimestamp = parsed.initial ?? 0n;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { INT64_MAX } from '../encoding/int64.js';
 import { EnablementError } from '../errors/enablement-error.js';
+import { clockSchema, parseOptions } from '../options/options.js';
 import {
   type CancelTimer,
   type Clock,
@@ -9,7 +10,6 @@ import {
   systemClock,
 } from '../time/clock.js';
 import { type TimerEntry, TimerHeap } from '../time/timer-heap.js';
-import { decodeWire } from '../wire/errors.js';
 
 /** Default bound on pending timers of one {@link Scheduler} (about 10 MB of timer entries). */
 export const DEFAULT_SCHEDULER_MAX_PENDING_TIMERS = 100_000;
@@ -77,16 +77,7 @@ export interface Scheduler {
 }
 
 const optionsSchema = z.strictObject({
-  clock: z
-    .custom<Clock>(
-      (v) =>
-        typeof v === 'object' &&
-        v !== null &&
-        typeof (v as Clock).now === 'function' &&
-        typeof (v as Clock).schedule === 'function',
-      { error: 'expected a Clock' },
-    )
-    .optional(),
+  clock: clockSchema.optional(),
   maxPendingTimers: z.number().int().min(1).max(MAX_SCHEDULER_PENDING_TIMERS).optional(),
   maxFiresPerRun: z.number().int().min(1).max(1_000_000).optional(),
   onError: z
@@ -123,7 +114,7 @@ function rethrowLater(error: unknown): void {
  * ```
  */
 export function createScheduler(options: SchedulerOptions = {}): Scheduler {
-  const parsed = decodeWire(optionsSchema, options, { contract: 'createScheduler options', code: 'PL-400' });
+  const parsed = parseOptions(optionsSchema, options, 'createScheduler');
   const clock = parsed.clock ?? systemClock;
   const maxPendingTimers = parsed.maxPendingTimers ?? DEFAULT_SCHEDULER_MAX_PENDING_TIMERS;
   const maxFiresPerRun = parsed.maxFiresPerRun ?? DEFAULT_SCHEDULER_MAX_FIRES_PER_RUN;

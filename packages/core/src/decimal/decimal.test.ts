@@ -1,6 +1,6 @@
+import { expectEnablementError } from '@creto/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { EnablementError } from '../errors/enablement-error.js';
 import {
   CURRENCIES,
   currency,
@@ -112,20 +112,6 @@ const arbText = fc
   .map(([negative, whole, fraction]) => `${negative ? '-' : ''}${whole}${fraction ? `.${fraction}` : ''}`)
   .filter((text) => !/^-0(\.0+)?$/.test(text));
 
-function expectPl400(fn: () => unknown, fragment?: string | RegExp): EnablementError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(EnablementError.is(caught)).toBe(true);
-  const error = caught as EnablementError;
-  expect(error.code).toBe('PL-400');
-  if (fragment !== undefined) expect(error.message).toMatch(fragment);
-  return error;
-}
-
 // ---------------------------------------------------------------------------------------------
 
 describe('Decimal.parse / toString', () => {
@@ -186,33 +172,42 @@ describe('Decimal.parse / toString', () => {
     ['-'],
     ['--1'],
   ])('rejects %j with PL-400', (text) => {
-    expectPl400(() => Decimal.parse(text, 'price'), /^price: /);
+    expectEnablementError(() => Decimal.parse(text, 'price'), 'PL-400', /^price: /);
   });
 
   it('rejects negative zero, which has no canonical form', () => {
-    expectPl400(() => Decimal.parse('-0'), /negative zero/);
-    expectPl400(() => Decimal.parse('-0.00'), /negative zero/);
+    expectEnablementError(() => Decimal.parse('-0'), 'PL-400', /negative zero/);
+    expectEnablementError(() => Decimal.parse('-0.00'), 'PL-400', /negative zero/);
   });
 
   it('bounds length and scale, and never echoes a huge input in the message', () => {
     const huge = '9'.repeat(1_000_000);
-    const error = expectPl400(() => Decimal.parse(huge), /1 to \d+ characters/);
+    const error = expectEnablementError(() => Decimal.parse(huge), 'PL-400', /1 to \d+ characters/);
     expect(error.message.length).toBeLessThan(200);
-    expectPl400(() => Decimal.parse('9'.repeat(DECIMAL_MAX_DIGITS + 1)));
+    expectEnablementError(() => Decimal.parse('9'.repeat(DECIMAL_MAX_DIGITS + 1)), 'PL-400');
     expect(Decimal.parse('9'.repeat(DECIMAL_MAX_DIGITS)).toString()).toBe('9'.repeat(DECIMAL_MAX_DIGITS));
-    expectPl400(() => Decimal.parse(`0.${'1'.repeat(DECIMAL_MAX_SCALE + 1)}`), /fraction digits/);
+    expectEnablementError(
+      () => Decimal.parse(`0.${'1'.repeat(DECIMAL_MAX_SCALE + 1)}`),
+      'PL-400',
+      /fraction digits/,
+    );
     expect(Decimal.parse(`0.${'1'.repeat(DECIMAL_MAX_SCALE)}`).scale).toBe(DECIMAL_MAX_SCALE);
     const long = `1${'x'.repeat(60)}`;
-    expect(expectPl400(() => Decimal.parse(long)).message).not.toContain('x'.repeat(40));
+    expect(expectEnablementError(() => Decimal.parse(long), 'PL-400').message).not.toContain('x'.repeat(40));
   });
 
   it('rejects non-string input, and a number with a hint to pass a string', () => {
-    expectPl400(
+    expectEnablementError(
       () => Decimal.parse(1.5 as unknown as string, 'cost_usd'),
+      'PL-400',
       /cost_usd: number.*decimal string/,
     );
-    expectPl400(() => Decimal.parse(null as unknown as string), /expected a decimal string/);
-    expectPl400(() => Decimal.parse({ toString: () => '1' } as unknown as string));
+    expectEnablementError(
+      () => Decimal.parse(null as unknown as string),
+      'PL-400',
+      /expected a decimal string/,
+    );
+    expectEnablementError(() => Decimal.parse({ toString: () => '1' } as unknown as string), 'PL-400');
   });
 });
 
@@ -222,19 +217,23 @@ describe('Decimal.from / fromParts', () => {
     expect(Decimal.from('4.20').toString()).toBe('4.20');
     const d = Decimal.parse('1');
     expect(Decimal.from(d)).toBe(d);
-    expectPl400(() => Decimal.from(0.1 as unknown as string), /pass a decimal string/);
-    expectPl400(() => Decimal.parse('1').add(0.1 as unknown as string), /add: number/);
-    expectPl400(() => Decimal.from(undefined as unknown as string));
+    expectEnablementError(() => Decimal.from(0.1 as unknown as string), 'PL-400', /pass a decimal string/);
+    expectEnablementError(() => Decimal.parse('1').add(0.1 as unknown as string), 'PL-400', /add: number/);
+    expectEnablementError(() => Decimal.from(undefined as unknown as string), 'PL-400');
   });
 
   it('fromParts validates its scale and bounds', () => {
     expect(Decimal.fromParts(1999n, 2).toString()).toBe('19.99');
     expect(Decimal.fromParts(-5n, 3).toString()).toBe('-0.005');
-    expectPl400(() => Decimal.fromParts(1n, -1));
-    expectPl400(() => Decimal.fromParts(1n, 1.5));
-    expectPl400(() => Decimal.fromParts(1n, DECIMAL_MAX_SCALE + 1));
-    expectPl400(() => Decimal.fromParts(ten(DECIMAL_MAX_DIGITS), 0), /significant digits/);
-    expectPl400(() => Decimal.fromParts(5 as unknown as bigint, 0));
+    expectEnablementError(() => Decimal.fromParts(1n, -1), 'PL-400');
+    expectEnablementError(() => Decimal.fromParts(1n, 1.5), 'PL-400');
+    expectEnablementError(() => Decimal.fromParts(1n, DECIMAL_MAX_SCALE + 1), 'PL-400');
+    expectEnablementError(
+      () => Decimal.fromParts(ten(DECIMAL_MAX_DIGITS), 0),
+      'PL-400',
+      /significant digits/,
+    );
+    expectEnablementError(() => Decimal.fromParts(5 as unknown as bigint, 0), 'PL-400');
   });
 });
 
@@ -404,24 +403,27 @@ describe('rounding tables', () => {
 describe('hostile arguments to operations', () => {
   const one = Decimal.parse('1');
   it('divide rejects zero divisors, huge or fractional scales and unknown modes', () => {
-    expectPl400(() => one.divide('0.00', 2, 'half_even'), /division by zero/);
-    expectPl400(() => one.divide('3', 1_000_000_000, 'half_even'), /scale/);
-    expectPl400(() => one.divide('3', Number.POSITIVE_INFINITY, 'half_even'), /scale/);
-    expectPl400(() => one.divide('3', Number.NaN, 'half_even'), /scale/);
-    expectPl400(() => one.divide('3', -1, 'half_even'), /scale/);
-    expectPl400(() => one.divide('3', 2.5, 'half_even'), /scale/);
-    expectPl400(() => one.divide('3', 2, 'HALF_EVEN' as RoundingMode), /rounding mode/);
-    expectPl400(() => one.round(2, 'bankers' as RoundingMode), /rounding mode/);
-    expectPl400(() => one.round(DECIMAL_MAX_SCALE + 1, 'down'), /scale/);
+    expectEnablementError(() => one.divide('0.00', 2, 'half_even'), 'PL-400', /division by zero/);
+    expectEnablementError(() => one.divide('3', 1_000_000_000, 'half_even'), 'PL-400', /scale/);
+    expectEnablementError(() => one.divide('3', Number.POSITIVE_INFINITY, 'half_even'), 'PL-400', /scale/);
+    expectEnablementError(() => one.divide('3', Number.NaN, 'half_even'), 'PL-400', /scale/);
+    expectEnablementError(() => one.divide('3', -1, 'half_even'), 'PL-400', /scale/);
+    expectEnablementError(() => one.divide('3', 2.5, 'half_even'), 'PL-400', /scale/);
+    expectEnablementError(() => one.divide('3', 2, 'HALF_EVEN' as RoundingMode), 'PL-400', /rounding mode/);
+    expectEnablementError(() => one.round(2, 'bankers' as RoundingMode), 'PL-400', /rounding mode/);
+    expectEnablementError(() => one.round(DECIMAL_MAX_SCALE + 1, 'down'), 'PL-400', /scale/);
   });
 
   it('refuses results beyond the precision or scale bounds instead of losing digits', () => {
     const big = Decimal.parse('9'.repeat(DECIMAL_MAX_DIGITS));
-    expectPl400(() => big.add('1'), /significant digits/);
-    expectPl400(() => big.mul('10'), /significant digits/);
+    expectEnablementError(() => big.add('1'), 'PL-400', /significant digits/);
+    expectEnablementError(() => big.mul('10'), 'PL-400', /significant digits/);
     const fine = Decimal.parse(`0.${'1'.repeat(20)}`);
-    expectPl400(() => fine.mul(fine), /scale 40 exceeds/);
-    expectPl400(() => Decimal.parse('1'.repeat(40)).divide(`0.${'0'.repeat(35)}1`, 0, 'down'));
+    expectEnablementError(() => fine.mul(fine), 'PL-400', /scale 40 exceeds/);
+    expectEnablementError(
+      () => Decimal.parse('1'.repeat(40)).divide(`0.${'0'.repeat(35)}1`, 0, 'down'),
+      'PL-400',
+    );
   });
 
   it('refuses implicit numeric coercion and string concatenation, allows template literals', () => {
@@ -476,12 +478,16 @@ describe('currencies', () => {
   });
 
   it('rejects unknown codes and malformed custom currencies', () => {
-    expectPl400(() => roundToMinorUnit(Decimal.parse('1'), 'XXX'), /unknown currency/);
-    expectPl400(() => roundToMinorUnit(Decimal.parse('1'), 'constructor'), /unknown currency/);
-    expectPl400(() => currency({ code: 'X', minorUnits: -1 }));
-    expectPl400(() => currency({ code: 'X', minorUnits: 1.5 }));
-    expectPl400(() => currency({ code: 'X', minorUnits: 99 }));
-    expectPl400(() => currency(null as unknown as string));
+    expectEnablementError(() => roundToMinorUnit(Decimal.parse('1'), 'XXX'), 'PL-400', /unknown currency/);
+    expectEnablementError(
+      () => roundToMinorUnit(Decimal.parse('1'), 'constructor'),
+      'PL-400',
+      /unknown currency/,
+    );
+    expectEnablementError(() => currency({ code: 'X', minorUnits: -1 }), 'PL-400');
+    expectEnablementError(() => currency({ code: 'X', minorUnits: 1.5 }), 'PL-400');
+    expectEnablementError(() => currency({ code: 'X', minorUnits: 99 }), 'PL-400');
+    expectEnablementError(() => currency(null as unknown as string), 'PL-400');
   });
 
   it('converts to and from integer minor units exactly', () => {
@@ -489,7 +495,7 @@ describe('currencies', () => {
     expect(toMinorUnits(Decimal.parse('12.3'), 'USD')).toBe(1230n);
     expect(toMinorUnits(Decimal.parse('-0.01'), 'USD')).toBe(-1n);
     expect(toMinorUnits(Decimal.parse('12.340'), 'USD')).toBe(1234n);
-    expectPl400(() => toMinorUnits(Decimal.parse('12.345'), 'USD'), /round it first/);
+    expectEnablementError(() => toMinorUnits(Decimal.parse('12.345'), 'USD'), 'PL-400', /round it first/);
     expect(fromMinorUnits(1234n, 'USD').toString()).toBe('12.34');
     expect(fromMinorUnits(1234n, 'JPY').toString()).toBe('1234');
     fc.assert(

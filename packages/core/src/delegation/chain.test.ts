@@ -1,5 +1,7 @@
+import { expectEnablementError, expectEnablementRejection } from '@creto/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { ErrorCode } from '../errors/catalogue.js';
 import { EnablementError } from '../errors/enablement-error.js';
 import { AgentKeyPair } from '../identity/key-pair.js';
 import type { PrincipalKind } from '../identity/nhi.js';
@@ -57,39 +59,16 @@ const BC = link(B, C, [{ action: 'payment.approve', resource: 'invoice:42' }], {
 });
 const VALID = DelegationChain.from([HA, AB, BC]);
 
-async function rejection(promise: Promise<unknown>): Promise<EnablementError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (EnablementError.is(error)) return error;
-    throw error;
-  }
-  throw new Error('expected validation to fail');
-}
-
-function syncRejection(fn: () => unknown): EnablementError {
-  try {
-    fn();
-  } catch (error) {
-    if (EnablementError.is(error)) return error;
-    throw error;
-  }
-  throw new Error('expected validation to fail');
-}
-
 /** Both validators must fail the same way. */
 async function expectInvalid(
   chain: DelegationChain,
-  code: string,
+  code: ErrorCode,
   message: RegExp,
   options: { clock?: Clock; maxLength?: number; trustedRoots?: string[] } = {},
 ): Promise<void> {
   const opts = { clock: now, ...options };
-  const asyncError = await rejection(chain.validate(opts));
-  expect(asyncError.code).toBe(code);
-  expect(asyncError.message).toMatch(message);
-  const syncError = syncRejection(() => chain.validateSync(opts));
-  expect(syncError.code).toBe(code);
+  const asyncError = await expectEnablementRejection(chain.validate(opts), code, message);
+  const syncError = expectEnablementError(() => chain.validateSync(opts), code);
   expect(syncError.message).toBe(asyncError.message);
 }
 
@@ -130,16 +109,17 @@ describe('DelegationChain basics', () => {
   it('rejects non-array input and more than MAX_CHAIN_LINKS links at construction', () => {
     expect(() => DelegationChain.from('links' as never)).toThrow(/links: expected an array/);
     const tooMany = Array.from({ length: MAX_CHAIN_LINKS + 1 }, () => HA);
-    const error = syncRejection(() => DelegationChain.from(tooMany));
-    expect(error.code).toBe('PL-400');
+    expectEnablementError(() => DelegationChain.from(tooMany), 'PL-400');
     const full = DelegationChain.from(tooMany.slice(1));
-    expect(syncRejection(() => full.extend(HA)).code).toBe('PL-400');
+    expectEnablementError(() => full.extend(HA), 'PL-400');
   });
 
   it('reports which link is structurally invalid', () => {
-    const error = syncRejection(() => DelegationChain.from([HA, { ...AB, nonce: new Uint8Array(3) }]));
-    expect(error.code).toBe('PL-400');
-    expect(error.message).toMatch(/^links\[1\]\.nonce: /);
+    expectEnablementError(
+      () => DelegationChain.from([HA, { ...AB, nonce: new Uint8Array(3) }]),
+      'PL-400',
+      /^links\[1\]\.nonce: /,
+    );
   });
 });
 
@@ -147,8 +127,8 @@ describe('DelegationChain.validate failures', () => {
   it('rejects an empty chain', async () => {
     const empty = DelegationChain.from([]);
     await expectInvalid(empty, 'PL-403', /empty/);
-    expect(syncRejection(() => empty.root()).code).toBe('PL-403');
-    expect(syncRejection(() => empty.current()).code).toBe('PL-403');
+    expectEnablementError(() => empty.root(), 'PL-403');
+    expectEnablementError(() => empty.current(), 'PL-403');
   });
 
   it('rejects chains longer than maxLength (default 16)', async () => {
@@ -319,9 +299,11 @@ describe('tampering', () => {
             expect(EnablementError.is(error) && error.code).toBe('PL-400');
             return;
           }
-          const error = syncRejection(() => chain.validateSync({ clock: now }));
-          expect(error.code).toBe('PL-401');
-          expect(error.message).toContain(`delegation link ${index} of 3`);
+          expectEnablementError(
+            () => chain.validateSync({ clock: now }),
+            'PL-401',
+            `delegation link ${index} of 3`,
+          );
         },
       ),
       { numRuns: 120 },
@@ -354,11 +336,15 @@ describe('revocation', () => {
   ])('rejects a chain when %s is revoked (PL-410)', async (_label, revoke, message) => {
     const list = createRevocationList();
     revoke(list);
-    const asyncError = await rejection(VALID.validate({ clock: now, revocation: list }));
-    expect(asyncError.code).toBe('PL-410');
-    expect(asyncError.message).toMatch(message);
-    const syncError = syncRejection(() => VALID.validateSync({ clock: now, revocation: list }));
-    expect(syncError.code).toBe('PL-410');
+    const asyncError = await expectEnablementRejection(
+      VALID.validate({ clock: now, revocation: list }),
+      'PL-410',
+      message,
+    );
+    const syncError = expectEnablementError(
+      () => VALID.validateSync({ clock: now, revocation: list }),
+      'PL-410',
+    );
     expect(syncError.message).toBe(asyncError.message);
   });
 
@@ -391,7 +377,7 @@ describe('revocation', () => {
     const port: RevocationChecker = {
       isRevoked: async (ref) => ref.kind === 'link' && ref.id === delegationLinkId(BC),
     };
-    expect((await rejection(VALID.validate({ clock: now, revocation: port }))).code).toBe('PL-410');
+    await expectEnablementRejection(VALID.validate({ clock: now, revocation: port }), 'PL-410');
   });
 
   it('fails closed when the port fails or answers nonsense', async () => {
@@ -400,8 +386,10 @@ describe('revocation', () => {
         throw new Error('connection refused');
       },
     };
-    const downError = await rejection(VALID.validate({ clock: now, revocation: down }));
-    expect(downError.code).toBe('PL-503');
+    const downError = await expectEnablementRejection(
+      VALID.validate({ clock: now, revocation: down }),
+      'PL-503',
+    );
     expect(downError.retryable).toBe(true);
 
     const typed: RevocationChecker = {
@@ -409,18 +397,20 @@ describe('revocation', () => {
         throw new EnablementError('PL-404', 'unknown principal');
       },
     };
-    expect((await rejection(VALID.validate({ clock: now, revocation: typed }))).code).toBe('PL-404');
+    await expectEnablementRejection(VALID.validate({ clock: now, revocation: typed }), 'PL-404');
 
     const nonsense = { isRevoked: () => 'no' as unknown as boolean };
-    expect((await rejection(VALID.validate({ clock: now, revocation: nonsense }))).code).toBe('PL-500');
-    expect(syncRejection(() => VALID.validateSync({ clock: now, revocation: nonsense })).code).toBe('PL-500');
+    await expectEnablementRejection(VALID.validate({ clock: now, revocation: nonsense }), 'PL-500');
+    expectEnablementError(() => VALID.validateSync({ clock: now, revocation: nonsense }), 'PL-500');
   });
 
   it('refuses an async port in validateSync', () => {
     const port = { isRevoked: async () => false } as unknown as { isRevoked: () => boolean };
-    const error = syncRejection(() => VALID.validateSync({ clock: now, revocation: port }));
-    expect(error.code).toBe('PL-500');
-    expect(error.message).toMatch(/use validate\(\)/);
+    expectEnablementError(
+      () => VALID.validateSync({ clock: now, revocation: port }),
+      'PL-500',
+      /use validate\(\)/,
+    );
   });
 });
 

@@ -3,6 +3,7 @@ import type { CryptoProvider } from '../crypto/provider.js';
 import type { ErrorCode } from '../errors/catalogue.js';
 import { EnablementError } from '../errors/enablement-error.js';
 import type { AgentIdentity } from '../identity/agent-identity.js';
+import { isClock } from '../options/options.js';
 import type { Clock } from '../time/clock.js';
 import { type CheckedLink, checkLink, type DelegationLink, linkIdOf } from './link.js';
 import { capabilityCovers, capabilityMatches } from './pattern.js';
@@ -230,9 +231,7 @@ function readOptions(options: ValidateDelegationSyncOptions | ValidateDelegation
     throw new EnablementError('PL-400', 'options: expected an object');
   }
   const { clock } = options;
-  if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function') {
-    throw new EnablementError('PL-400', 'clock: expected a Clock');
-  }
+  if (!isClock(clock)) throw new EnablementError('PL-400', 'clock: expected a Clock');
   const maxLength = options.maxLength ?? DEFAULT_MAX_CHAIN_LENGTH;
   if (!Number.isSafeInteger(maxLength) || maxLength < 1 || maxLength > MAX_CHAIN_LINKS) {
     throw new EnablementError('PL-400', `maxLength: expected an integer in [1, ${MAX_CHAIN_LINKS}]`);

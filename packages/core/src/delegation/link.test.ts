@@ -1,8 +1,8 @@
+import { expectEnablementError } from '@creto/testing';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { describe, expect, it } from 'vitest';
 import { nobleCryptoProvider } from '../crypto/noble.js';
 import type { CryptoProvider } from '../crypto/provider.js';
-import { EnablementError } from '../errors/enablement-error.js';
 import { AgentKeyPair } from '../identity/key-pair.js';
 import { verifyIdentitySignature } from '../identity/verify.js';
 import type { Clock } from '../time/clock.js';
@@ -31,17 +31,6 @@ const human = AgentKeyPair.fromSeed(seed(1), { kind: 'human' });
 const agent = AgentKeyPair.fromSeed(seed(2));
 const clock = clockAt(T0);
 const CAPS = [{ action: 'payment.*', resource: 'invoice:*' }];
-
-function pl400(fn: () => unknown, message: RegExp): void {
-  try {
-    fn();
-  } catch (error) {
-    expect(EnablementError.is(error) && error.code).toBe('PL-400');
-    expect((error as Error).message).toMatch(message);
-    return;
-  }
-  throw new Error('expected PL-400');
-}
 
 describe('signed payload', () => {
   it('is the documented byte format', () => {
@@ -127,42 +116,75 @@ describe('issueDelegation', () => {
 
   it('rejects invalid input with PL-400 naming the field', () => {
     const ok = { issuer: human, subject: agent.identity, capabilities: CAPS, expiresAt: T0 + HOUR, clock };
-    pl400(() => issueDelegation({ ...ok, expiresAt: T0 }), /expiresAt: must be/);
-    pl400(() => issueDelegation({ ...ok, notBefore: T0 + HOUR }), /expiresAt: must be later than notBefore/);
-    pl400(() => issueDelegation({ ...ok, notBefore: T0 - 2n * HOUR, expiresAt: T0 - HOUR }), /in the future/);
-    pl400(
+    expectEnablementError(() => issueDelegation({ ...ok, expiresAt: T0 }), 'PL-400', /expiresAt: must be/);
+    expectEnablementError(
+      () => issueDelegation({ ...ok, notBefore: T0 + HOUR }),
+      'PL-400',
+      /expiresAt: must be later than notBefore/,
+    );
+    expectEnablementError(
+      () => issueDelegation({ ...ok, notBefore: T0 - 2n * HOUR, expiresAt: T0 - HOUR }),
+      'PL-400',
+      /in the future/,
+    );
+    expectEnablementError(
       () => issueDelegation({ ...ok, expiresAt: 5 as unknown as bigint }),
+      'PL-400',
       /expiresAt: expected a bigint/,
     );
-    pl400(() => issueDelegation({ ...ok, notBefore: -1n }), /notBefore: out of range/);
-    pl400(() => issueDelegation({ ...ok, expiresAt: 2n ** 63n }), /expiresAt: out of range/);
-    pl400(() => issueDelegation({ ...ok, subject: 'agent:nhi:ed25519:nope' }), /^delegation\.subject: /);
-    pl400(() => issueDelegation({ ...ok, subject: 42 as unknown as string }), /subject: expected an NHI/);
-    pl400(
+    expectEnablementError(
+      () => issueDelegation({ ...ok, notBefore: -1n }),
+      'PL-400',
+      /notBefore: out of range/,
+    );
+    expectEnablementError(
+      () => issueDelegation({ ...ok, expiresAt: 2n ** 63n }),
+      'PL-400',
+      /expiresAt: out of range/,
+    );
+    expectEnablementError(
+      () => issueDelegation({ ...ok, subject: 'agent:nhi:ed25519:nope' }),
+      'PL-400',
+      /^delegation\.subject: /,
+    );
+    expectEnablementError(
+      () => issueDelegation({ ...ok, subject: 42 as unknown as string }),
+      'PL-400',
+      /subject: expected an NHI/,
+    );
+    expectEnablementError(
       () => issueDelegation({ ...ok, capabilities: [{ action: 'network:*.example.com', resource: '*' }] }),
+      'PL-400',
       /capabilities\[0\]\.action: '\*' is only allowed once/,
     );
-    pl400(
+    expectEnablementError(
       () => issueDelegation({ ...ok, capabilities: [{ action: 'a' }] as never }),
+      'PL-400',
       /capabilities\[0\]\.resource/,
     );
-    pl400(
+    expectEnablementError(
       () => issueDelegation({ ...ok, capabilities: 'payment.*' as never }),
+      'PL-400',
       /capabilities: expected an array/,
     );
     const tooMany = Array.from({ length: MAX_CAPABILITIES_PER_LINK + 1 }, () => CAPS[0]) as typeof CAPS;
-    pl400(() => issueDelegation({ ...ok, capabilities: tooMany }), /at most 64/);
-    pl400(
+    expectEnablementError(() => issueDelegation({ ...ok, capabilities: tooMany }), 'PL-400', /at most 64/);
+    expectEnablementError(
       () => issueDelegation({ ...ok, issuer: human.identity as unknown as AgentKeyPair }),
+      'PL-400',
       /issuer: expected/,
     );
-    pl400(() => issueDelegation({ ...ok, clock: undefined as unknown as Clock }), /clock: expected a Clock/);
+    expectEnablementError(
+      () => issueDelegation({ ...ok, clock: undefined as unknown as Clock }),
+      'PL-400',
+      /clock: expected a Clock/,
+    );
   });
 
   it('refuses a disposed issuer', () => {
     const temp = AgentKeyPair.generate({ kind: 'human' });
     temp.dispose();
-    pl400(
+    expectEnablementError(
       () =>
         issueDelegation({
           issuer: temp,
@@ -171,6 +193,7 @@ describe('issueDelegation', () => {
           expiresAt: T0 + HOUR,
           clock,
         }),
+      'PL-400',
       /disposed/,
     );
   });
@@ -211,7 +234,7 @@ describe('normalizeDelegationLink', () => {
     ['empty window', { ...link, expiresAt: link.notBefore }, /must be later than notBefore/],
     ['null capability', { ...link, capabilities: [null] }, /capabilities\[0\]: expected/],
   ])('rejects %s', (_label, value, message) => {
-    pl400(() => normalizeDelegationLink(value, 'x'), message);
+    expectEnablementError(() => normalizeDelegationLink(value, 'x'), 'PL-400', message);
   });
 
   it('does not verify the signature (that is the chain validator’s job)', () => {

@@ -6,6 +6,7 @@ import { INT64_MAX } from '../encoding/int64.js';
 import { EnablementError } from '../errors/enablement-error.js';
 import { AgentIdentity } from '../identity/agent-identity.js';
 import { AgentKeyPair } from '../identity/key-pair.js';
+import { isClock } from '../options/options.js';
 import type { Clock, ConsensusTimestamp } from '../time/clock.js';
 import { assertPattern, type Capability } from './pattern.js';
 
@@ -230,9 +231,7 @@ export function issueDelegation(options: IssueDelegationOptions): DelegationLink
   if (typeof options !== 'object' || options === null) throw bad('options', 'expected an object');
   const { issuer, subject, clock } = options;
   if (!(issuer instanceof AgentKeyPair)) throw bad('issuer', 'expected an AgentKeyPair');
-  if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function') {
-    throw bad('clock', 'expected a Clock');
-  }
+  if (!isClock(clock)) throw bad('clock', 'expected a Clock');
   const now = clock.now();
   const provider = options.provider ?? nobleCryptoProvider;
   const subjectNhi = subject instanceof AgentIdentity ? subject.nhi : subject;

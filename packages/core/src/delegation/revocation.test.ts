@@ -1,19 +1,10 @@
+import { expectEnablementError } from '@creto/testing';
 import { describe, expect, it } from 'vitest';
-import { EnablementError } from '../errors/enablement-error.js';
 import { AgentKeyPair } from '../identity/key-pair.js';
 import { createRevocationList, MAX_REVOCATION_LIST_ENTRIES, type RevocationRef } from './revocation.js';
 
 const NHI = AgentKeyPair.fromSeed(new Uint8Array(32).fill(1)).identity.nhi;
 const ID = 'ab'.repeat(32);
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    return EnablementError.is(error) ? error.code : 'not an EnablementError';
-  }
-  return undefined;
-}
 
 describe('createRevocationList', () => {
   it('revokes principals and links independently, idempotently', () => {
@@ -41,7 +32,7 @@ describe('createRevocationList', () => {
       { kind: 'other', id: ID },
     ];
     for (const ref of bad) {
-      expect(codeOf(() => list.revoke(ref as RevocationRef))).toBe('PL-400');
+      expectEnablementError(() => list.revoke(ref as RevocationRef), 'PL-400');
       expect(list.isRevoked(ref as RevocationRef)).toBe(false);
     }
     expect(list.size).toBe(0);
@@ -51,7 +42,7 @@ describe('createRevocationList', () => {
     const list = createRevocationList({ maxEntries: 2 });
     list.revoke({ kind: 'link', id: 'a'.repeat(64) });
     list.revoke({ kind: 'link', id: 'b'.repeat(64) });
-    expect(codeOf(() => list.revoke({ kind: 'link', id: 'c'.repeat(64) }))).toBe('PL-409');
+    expectEnablementError(() => list.revoke({ kind: 'link', id: 'c'.repeat(64) }), 'PL-409');
     expect(list.isRevoked({ kind: 'link', id: 'a'.repeat(64) })).toBe(true);
     expect(list.isRevoked({ kind: 'link', id: 'c'.repeat(64) })).toBe(false);
     // Re-revoking an existing entry is still fine when full.
@@ -62,7 +53,7 @@ describe('createRevocationList', () => {
 
   it('validates maxEntries', () => {
     for (const maxEntries of [0, -1, 1.5, MAX_REVOCATION_LIST_ENTRIES + 1, Number.NaN]) {
-      expect(codeOf(() => createRevocationList({ maxEntries }))).toBe('PL-400');
+      expectEnablementError(() => createRevocationList({ maxEntries }), 'PL-400');
     }
   });
 });

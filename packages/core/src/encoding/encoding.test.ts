@@ -1,3 +1,4 @@
+import { expectEnablementError } from '@creto/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EnablementError } from '../errors/enablement-error.js';
@@ -20,20 +21,6 @@ import {
   utf8ToBytes,
   zeroize,
 } from './index.js';
-
-/** Runs `fn`, expects an `EnablementError` with `code`, and returns it. */
-function expectError(fn: () => unknown, code = 'PL-400', text?: string): EnablementError {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (error) {
-    thrown = error;
-  }
-  if (!EnablementError.is(thrown)) throw new Error(`expected an EnablementError, got ${String(thrown)}`);
-  expect(thrown.code).toBe(code);
-  if (text !== undefined) expect(thrown.message).toContain(text);
-  return thrown;
-}
 
 const bytes = fc.uint8Array({ maxLength: 200 });
 const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
@@ -83,13 +70,13 @@ describe('base64url (RFC 4648 §5, unpadded)', () => {
       'Zm9vY',
       'Zg.',
     ]) {
-      expectError(() => base64urlToBytes(bad), 'PL-400', 'invalid base64url string');
+      expectEnablementError(() => base64urlToBytes(bad), 'PL-400', 'invalid base64url string');
     }
   });
 
   it('rejects non-canonical tails (non-zero unused bits)', () => {
-    expectError(() => base64urlToBytes('Zh')); // 'Zg' with a low bit set
-    expectError(() => base64urlToBytes('Zm9'));
+    expectEnablementError(() => base64urlToBytes('Zh'), 'PL-400'); // 'Zg' with a low bit set
+    expectEnablementError(() => base64urlToBytes('Zm9'), 'PL-400');
     expect(base64urlToBytes('Zm8')).toEqual(utf8ToBytes('fo'));
   });
 
@@ -125,9 +112,9 @@ describe('hex', () => {
 
   it('rejects odd length, non-hex characters, prefixes and non-strings', () => {
     for (const bad of ['0', 'abc', 'zz', '0x00', ' 00', '00 ', 'g0', '-1']) {
-      expectError(() => hexToBytes(bad), 'PL-400', 'invalid hex string');
+      expectEnablementError(() => hexToBytes(bad), 'PL-400', 'invalid hex string');
     }
-    expectError(() => hexToBytes(42 as unknown as string), 'PL-400', 'invalid hex string');
+    expectEnablementError(() => hexToBytes(42 as unknown as string), 'PL-400', 'invalid hex string');
     expect(hexToBytes('')).toEqual(new Uint8Array(0));
   });
 });
@@ -152,7 +139,7 @@ describe('base58 (bitcoin alphabet)', () => {
 
   it('rejects characters outside the alphabet', () => {
     for (const bad of ['0', 'O', 'I', 'l', '2NEpo7TZRRrLZSi2U+', ' 2N', '2N\n']) {
-      expectError(() => base58ToBytes(bad), 'PL-400', 'invalid base58 string');
+      expectEnablementError(() => base58ToBytes(bad), 'PL-400', 'invalid base58 string');
     }
   });
 });
@@ -187,7 +174,7 @@ describe('utf8', () => {
       [0x41, 0xc3], // truncated at the end
     ];
     for (const b of invalid) {
-      expectError(() => bytesToUtf8(Uint8Array.from(b)), 'PL-400', 'not valid UTF-8');
+      expectEnablementError(() => bytesToUtf8(Uint8Array.from(b)), 'PL-400', 'not valid UTF-8');
     }
   });
 
@@ -282,11 +269,19 @@ describe('parseInt64', () => {
     expect(parseInt64('-9223372036854775808')).toBe(INT64_MIN);
     expect(parseInt64('18446744073709551615', 'n', true)).toBe(UINT64_MAX);
     expect(parseInt64('0')).toBe(0n);
-    expectError(() => parseInt64('9223372036854775808', 'amount'), 'PL-400', 'amount: out of int64 range');
-    expectError(() => parseInt64('-9223372036854775809'), 'PL-400', 'out of int64 range');
-    expectError(() => parseInt64('18446744073709551616', 'n', true), 'PL-400', 'out of uint64 range');
-    expectError(() => parseInt64('-1', 'n', true), 'PL-400', 'out of uint64 range');
-    expectError(() => parseInt64('1'.repeat(100)), 'PL-400', 'decimal integer string');
+    expectEnablementError(
+      () => parseInt64('9223372036854775808', 'amount'),
+      'PL-400',
+      'amount: out of int64 range',
+    );
+    expectEnablementError(() => parseInt64('-9223372036854775809'), 'PL-400', 'out of int64 range');
+    expectEnablementError(
+      () => parseInt64('18446744073709551616', 'n', true),
+      'PL-400',
+      'out of uint64 range',
+    );
+    expectEnablementError(() => parseInt64('-1', 'n', true), 'PL-400', 'out of uint64 range');
+    expectEnablementError(() => parseInt64('1'.repeat(100)), 'PL-400', 'decimal integer string');
   });
 
   it('rejects non-canonical spellings', () => {
@@ -308,10 +303,14 @@ describe('parseInt64', () => {
       '١',
       '٣',
     ]) {
-      expectError(() => parseInt64(bad, 'quantity'), 'PL-400', 'quantity: expected a decimal integer string');
+      expectEnablementError(
+        () => parseInt64(bad, 'quantity'),
+        'PL-400',
+        'quantity: expected a decimal integer string',
+      );
     }
-    expectError(() => parseInt64(5 as unknown as string), 'PL-400');
-    expectError(() => parseInt64(5n as unknown as string), 'PL-400');
+    expectEnablementError(() => parseInt64(5 as unknown as string), 'PL-400');
+    expectEnablementError(() => parseInt64(5n as unknown as string), 'PL-400');
   });
 
   it('property: accepts a string exactly when it is the canonical decimal of an in-range integer', () => {
@@ -325,7 +324,7 @@ describe('parseInt64', () => {
         const canonical = /^-?[0-9]+$/.test(text) && BigInt(text).toString() === text;
         const inRange = canonical && BigInt(text) >= INT64_MIN && BigInt(text) <= INT64_MAX;
         if (inRange) expect(parseInt64(text)).toBe(BigInt(text));
-        else expectError(() => parseInt64(text));
+        else expectEnablementError(() => parseInt64(text), 'PL-400');
       }),
       { numRuns: 300 },
     );
@@ -333,8 +332,8 @@ describe('parseInt64', () => {
 
   it('assertInt64 checks type and range', () => {
     expect(() => assertInt64(INT64_MAX)).not.toThrow();
-    expectError(() => assertInt64(INT64_MAX + 1n, 'ts'), 'PL-400', 'ts: out of int64 range');
-    expectError(() => assertInt64(1 as unknown as bigint), 'PL-400');
-    expectError(() => assertInt64(-1n, 'n', true), 'PL-400', 'uint64');
+    expectEnablementError(() => assertInt64(INT64_MAX + 1n, 'ts'), 'PL-400', 'ts: out of int64 range');
+    expectEnablementError(() => assertInt64(1 as unknown as bigint), 'PL-400');
+    expectEnablementError(() => assertInt64(-1n, 'n', true), 'PL-400', 'uint64');
   });
 });

@@ -1,3 +1,4 @@
+import { expectEnablementError } from '@creto/testing';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { canonicalize } from '../canonical/canonicalize.js';
@@ -18,20 +19,6 @@ import {
 
 const CODES = Object.keys(ERROR_CATALOGUE) as ErrorCode[];
 const MAX_DEPTH = 16;
-
-/** Runs `fn`, expects an `EnablementError` with `code`, and returns it. */
-function expectError(fn: () => unknown, code: string, text?: string): EnablementError {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (error) {
-    thrown = error;
-  }
-  if (!EnablementError.is(thrown)) throw new Error(`expected an EnablementError, got ${String(thrown)}`);
-  expect(thrown.code).toBe(code);
-  if (text !== undefined) expect(thrown.message).toContain(text);
-  return thrown;
-}
 
 /** A valid wire error, to be broken one field at a time. */
 function wire(overrides: Record<string, unknown> = {}): Record<string, unknown> {
@@ -310,9 +297,9 @@ describe('EnablementError wire round trip', () => {
 
   it('accepts a chain of exactly the depth limit and rejects one more', () => {
     expect(EnablementError.fromJSON(wireChain(MAX_DEPTH)).chain()).toHaveLength(MAX_DEPTH);
-    expectError(() => EnablementError.fromJSON(wireChain(MAX_DEPTH + 1)), 'PL-400', 'too deep');
+    expectEnablementError(() => EnablementError.fromJSON(wireChain(MAX_DEPTH + 1)), 'PL-400', 'too deep');
     // A hostile, very deep chain fails fast instead of exhausting the stack.
-    expectError(() => EnablementError.fromJSON(wireChain(100_000)), 'PL-400', 'too deep');
+    expectEnablementError(() => EnablementError.fromJSON(wireChain(100_000)), 'PL-400', 'too deep');
   });
 
   it('rejects hostile input with PL-400 and a reason', () => {
@@ -351,7 +338,7 @@ describe('EnablementError wire round trip', () => {
       [wire({ caused_by: wire({ code: 'NOPE' }) }), 'unknown code'],
     ];
     for (const [input, reason] of cases) {
-      const error = expectError(() => EnablementError.fromJSON(input), 'PL-400', reason);
+      const error = expectEnablementError(() => EnablementError.fromJSON(input), 'PL-400', reason);
       expect(error.message).toMatch(/^invalid EnablementError JSON: /);
     }
   });

@@ -1,4 +1,4 @@
-import { FakeClock } from '@creto/testing';
+import { expectEnablementRejection, FakeClock } from '@creto/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EnablementError } from '../errors/enablement-error.js';
@@ -62,16 +62,6 @@ async function setup(options: Partial<BufferingPublisherOptions> = {}) {
   const flaky = await flakyBus(clock);
   const publisher = createBufferingPublisher({ bus: flaky.bus, clock, random: () => 0, ...options });
   return { clock, publisher, ...flaky };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<EnablementError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (EnablementError.is(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('createBufferingPublisher', () => {
@@ -143,8 +133,7 @@ describe('createBufferingPublisher', () => {
     const { publisher, state, clock, stored } = await setup({ maxBuffered: 3 });
     state.mode = 'down';
     for (const n of ['1', '2', '3']) await publisher.publish('s.a', bytes(n));
-    const full = await rejection(publisher.publish('s.a', bytes('4')));
-    expect(full.code).toBe('PL-503');
+    const full = await expectEnablementRejection(publisher.publish('s.a', bytes('4')), 'PL-503');
     expect(full.retryable).toBe(true);
     expect(full.message).toContain('full');
     expect(publisher.buffered).toBe(3);
@@ -188,7 +177,7 @@ describe('createBufferingPublisher', () => {
     await clock.advanceAsync(1000);
     if (orphan.status !== 'buffered' || a.status !== 'buffered' || c.status !== 'buffered')
       throw new Error('expected buffered');
-    expect((await rejection(orphan.stored)).code).toBe('PL-404');
+    await expectEnablementRejection(orphan.stored, 'PL-404');
     expect(rejected).toHaveLength(1);
     expect(rejected[0]?.[0].msgId).toBe('b-1');
     expect(text(rejected[0]?.[0].data ?? new Uint8Array())).toBe('b');
@@ -198,9 +187,9 @@ describe('createBufferingPublisher', () => {
 
   it('rejects invalid input and first-attempt permanent failures at once, holding nothing', async () => {
     const { publisher } = await setup();
-    expect((await rejection(publisher.publish('s.*', bytes('x')))).code).toBe('PL-400');
-    expect((await rejection(publisher.publish('s.a', 'x' as unknown as Uint8Array))).code).toBe('PL-400');
-    expect((await rejection(publisher.publish('t.nostream', bytes('x')))).code).toBe('PL-404');
+    await expectEnablementRejection(publisher.publish('s.*', bytes('x')), 'PL-400');
+    await expectEnablementRejection(publisher.publish('s.a', 'x' as unknown as Uint8Array), 'PL-400');
+    await expectEnablementRejection(publisher.publish('t.nostream', bytes('x')), 'PL-404');
     expect(publisher.buffered).toBe(0);
   });
 
@@ -219,8 +208,7 @@ describe('createBufferingPublisher', () => {
     const { publisher, state, stored } = await setup({ initialDelayMs: 60_000 });
     state.mode = 'down';
     await publisher.publish('s.a', bytes('1'));
-    const failed = await rejection(publisher.flush());
-    expect(failed.code).toBe('PL-503');
+    await expectEnablementRejection(publisher.flush(), 'PL-503');
     expect(publisher.buffered).toBe(1);
     state.mode = 'up';
     await publisher.flush();
@@ -235,8 +223,7 @@ describe('createBufferingPublisher', () => {
     for (const n of ['1', '2']) await publisher.publish('s.a', bytes(n));
     const closing = publisher.close();
     expect(publisher.closed).toBe(true);
-    const refused = await rejection(publisher.publish('s.a', bytes('3')));
-    expect(refused.code).toBe('PL-503');
+    const refused = await expectEnablementRejection(publisher.publish('s.a', bytes('3')), 'PL-503');
     expect(refused.retryable).toBe(false);
     await clock.advanceAsync(500);
     state.mode = 'up';
@@ -252,23 +239,18 @@ describe('createBufferingPublisher', () => {
     const held = await publisher.publish('s.a', bytes('1'));
     const closing = publisher.close({ timeoutMs: 1000 });
     await clock.advanceAsync(1000);
-    const error = await rejection(closing);
-    expect(error.code).toBe('PL-503');
-    expect(error.message).toContain('1 events not stored');
+    await expectEnablementRejection(closing, 'PL-503', '1 events not stored');
     if (held.status !== 'buffered') throw new Error('expected buffered');
-    expect((await rejection(held.stored)).code).toBe('PL-503');
+    await expectEnablementRejection(held.stored, 'PL-503');
     expect(publisher.buffered).toBe(0);
     await clock.advanceAsync(60_000);
     expect(clock.pendingTimers).toBe(0);
-    expect(
-      (
-        await rejection(
-          createBufferingPublisher({
-            bus: { publish: async () => ({ stream: 's', seq: 1, duplicate: false }) },
-          }).close({ timeoutMs: -1 }),
-        )
-      ).code,
-    ).toBe('PL-400');
+    await expectEnablementRejection(
+      createBufferingPublisher({
+        bus: { publish: async () => ({ stream: 's', seq: 1, duplicate: false }) },
+      }).close({ timeoutMs: -1 }),
+      'PL-400',
+    );
   });
 
   it('rejects bad options with PL-400 naming the option', () => {

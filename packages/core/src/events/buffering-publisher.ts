@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { EnablementError } from '../errors/enablement-error.js';
 import { TRANSIENT_BACKOFF } from '../errors/retry-strategy.js';
+import { clockSchema, parseOptions } from '../options/options.js';
 import { type CancelTimer, type Clock, millisToNanos, systemClock } from '../time/clock.js';
-import { decodeWire } from '../wire/errors.js';
 import { checkPublish } from './config.js';
 import type { EventBus, EventHeaders, PublishAck, PublishOptions } from './types.js';
 
@@ -134,16 +134,7 @@ const optionsSchema = z.strictObject({
     (v) => typeof v === 'object' && v !== null && typeof (v as EventBus).publish === 'function',
     { error: 'expected an object with a publish method' },
   ),
-  clock: z
-    .custom<Clock>(
-      (v) =>
-        typeof v === 'object' &&
-        v !== null &&
-        typeof (v as Clock).now === 'function' &&
-        typeof (v as Clock).schedule === 'function',
-      { error: 'expected a Clock' },
-    )
-    .optional(),
+  clock: clockSchema.optional(),
   maxBuffered: z.number().int().min(1).max(10_000_000).optional(),
   initialDelayMs: z.number().min(1).max(86_400_000).optional(),
   maxDelayMs: z.number().min(1).max(86_400_000).optional(),
@@ -198,10 +189,7 @@ interface FlushWaiter {
  * ```
  */
 export function createBufferingPublisher(options: BufferingPublisherOptions): BufferingPublisher {
-  const parsed = decodeWire(optionsSchema, options, {
-    contract: 'createBufferingPublisher options',
-    code: 'PL-400',
-  });
+  const parsed = parseOptions(optionsSchema, options, 'createBufferingPublisher');
   const { bus } = parsed;
   const clock = parsed.clock ?? systemClock;
   const maxBuffered = parsed.maxBuffered ?? DEFAULT_MAX_BUFFERED_EVENTS;

@@ -1,6 +1,6 @@
+import { expectEnablementError } from '@creto/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { EnablementError } from '../errors/enablement-error.js';
 import {
   DEAD_LETTER_HEADERS,
   type DeadLetterInfo,
@@ -26,17 +26,6 @@ const info: DeadLetterInfo = {
     { delivery: 2, reason: 'unknown agent_nhi' },
   ],
 };
-
-function expectPl400(fn: () => unknown, fragment: string): void {
-  try {
-    fn();
-  } catch (error) {
-    expect(EnablementError.is(error) && error.code).toBe('PL-400');
-    expect((error as Error).message).toContain(fragment);
-    return;
-  }
-  throw new Error('expected PL-400');
-}
 
 describe('dead-letter format', () => {
   it('names the subject $DLQ.<stream>.<consumer>', () => {
@@ -81,26 +70,49 @@ describe('dead-letter format', () => {
   it('rejects headers that are missing or malformed with PL-400', () => {
     const good = deadLetterHeaders(info, {});
     const without = (name: string) => Object.fromEntries(Object.entries(good).filter(([k]) => k !== name));
-    expectPl400(() => parseDeadLetter({}), 'missing');
-    expectPl400(() => parseDeadLetter(without(DEAD_LETTER_HEADERS.consumer)), DEAD_LETTER_HEADERS.consumer);
-    expectPl400(() => parseDeadLetter({ ...good, [DEAD_LETTER_HEADERS.seq]: '-1' }), 'decimal');
-    expectPl400(() => parseDeadLetter({ ...good, [DEAD_LETTER_HEADERS.seq]: '01' }), 'decimal');
-    expectPl400(
+    expectEnablementError(() => parseDeadLetter({}), 'PL-400', 'missing');
+    expectEnablementError(
+      () => parseDeadLetter(without(DEAD_LETTER_HEADERS.consumer)),
+      'PL-400',
+      DEAD_LETTER_HEADERS.consumer,
+    );
+    expectEnablementError(
+      () => parseDeadLetter({ ...good, [DEAD_LETTER_HEADERS.seq]: '-1' }),
+      'PL-400',
+      'decimal',
+    );
+    expectEnablementError(
+      () => parseDeadLetter({ ...good, [DEAD_LETTER_HEADERS.seq]: '01' }),
+      'PL-400',
+      'decimal',
+    );
+    expectEnablementError(
       () => parseDeadLetter({ ...good, [DEAD_LETTER_HEADERS.deliveries]: '99999999999999999' }),
+      'PL-400',
       'range',
     );
-    expectPl400(() => parseDeadLetter({ ...good, [DEAD_LETTER_HEADERS.reasons]: '{' }), 'not JSON');
-    expectPl400(() => parseDeadLetter({ ...good, [DEAD_LETTER_HEADERS.reasons]: '{}' }), 'array');
-    expectPl400(
+    expectEnablementError(
+      () => parseDeadLetter({ ...good, [DEAD_LETTER_HEADERS.reasons]: '{' }),
+      'PL-400',
+      'not JSON',
+    );
+    expectEnablementError(
+      () => parseDeadLetter({ ...good, [DEAD_LETTER_HEADERS.reasons]: '{}' }),
+      'PL-400',
+      'array',
+    );
+    expectEnablementError(
       () => parseDeadLetter({ ...good, [DEAD_LETTER_HEADERS.reasons]: '[1]' }),
+      'PL-400',
       '{delivery, reason}',
     );
-    expectPl400(
+    expectEnablementError(
       () =>
         parseDeadLetter({
           ...good,
           [DEAD_LETTER_HEADERS.reasons]: JSON.stringify(Array(6).fill({ delivery: 1, reason: '' })),
         }),
+      'PL-400',
       'at most',
     );
   });
@@ -115,14 +127,14 @@ describe('JSON payload helpers', () => {
   });
 
   it('reject what has no JSON form and what is not UTF-8 JSON, with PL-400', () => {
-    expectPl400(() => encodeJson({ n: 1n }), 'decimal strings');
+    expectEnablementError(() => encodeJson({ n: 1n }), 'PL-400', 'decimal strings');
     const cycle: Record<string, unknown> = {};
     cycle.self = cycle;
-    expectPl400(() => encodeJson(cycle), 'no JSON form');
-    expectPl400(() => encodeJson(undefined), 'no JSON form');
-    expectPl400(() => decodeJson(new Uint8Array([0xff, 0xfe])), 'UTF-8');
-    expectPl400(() => decodeJson(new TextEncoder().encode('{"a":')), 'not valid JSON');
-    expectPl400(() => decodeJson('{}' as unknown as Uint8Array), 'Uint8Array');
+    expectEnablementError(() => encodeJson(cycle), 'PL-400', 'no JSON form');
+    expectEnablementError(() => encodeJson(undefined), 'PL-400', 'no JSON form');
+    expectEnablementError(() => decodeJson(new Uint8Array([0xff, 0xfe])), 'PL-400', 'UTF-8');
+    expectEnablementError(() => decodeJson(new TextEncoder().encode('{"a":')), 'PL-400', 'not valid JSON');
+    expectEnablementError(() => decodeJson('{}' as unknown as Uint8Array), 'PL-400', 'Uint8Array');
   });
 
   it('publishJson encodes, or rejects without calling the bus', async () => {

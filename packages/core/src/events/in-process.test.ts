@@ -1,4 +1,4 @@
-import { FakeClock } from '@creto/testing';
+import { expectEnablementError, expectEnablementRejection, FakeClock } from '@creto/testing';
 import { describe, expect, it } from 'vitest';
 import { EnablementError } from '../errors/enablement-error.js';
 import {
@@ -12,36 +12,6 @@ import type { EventMessage } from './types.js';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const text = (data: Uint8Array) => new TextDecoder().decode(data);
-
-function expectSync(fn: () => unknown, code: string, fragment?: string): EnablementError {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (error) {
-    thrown = error;
-  }
-  if (!EnablementError.is(thrown)) throw new Error(`expected an EnablementError, got ${String(thrown)}`);
-  expect(thrown.code).toBe(code);
-  if (fragment !== undefined) expect(thrown.message).toContain(fragment);
-  return thrown;
-}
-
-async function expectCode(
-  promise: Promise<unknown>,
-  code: string,
-  fragment?: string,
-): Promise<EnablementError> {
-  let thrown: unknown;
-  try {
-    await promise;
-  } catch (error) {
-    thrown = error;
-  }
-  if (!EnablementError.is(thrown)) throw new Error(`expected an EnablementError, got ${String(thrown)}`);
-  expect(thrown.code).toBe(code);
-  if (fragment !== undefined) expect(thrown.message).toContain(fragment);
-  return thrown;
-}
 
 /** A bus on a FakeClock with stream `S` on `s.>` and consumer `c` (1 s ack wait). */
 async function fixture(
@@ -71,19 +41,23 @@ async function collectDeadLetters(bus: InProcessEventBus, consumer = 'c'): Promi
 
 describe('createInProcessEventBus options', () => {
   it('rejects bad options with PL-400 naming the option', () => {
-    expectSync(() => createInProcessEventBus({ clock: {} as never }), 'PL-400', 'clock');
-    expectSync(() => createInProcessEventBus({ maxStreams: 0 }), 'PL-400', 'maxStreams');
-    expectSync(() => createInProcessEventBus({ deliveryBatch: 1.5 }), 'PL-400', 'deliveryBatch');
-    expectSync(() => createInProcessEventBus({ unknown: 1 } as never), 'PL-400');
-    expectSync(() => createInProcessEventBus({ deadLetter: { maxMessages: 0 } }), 'PL-400', 'maxMessages');
+    expectEnablementError(() => createInProcessEventBus({ clock: {} as never }), 'PL-400', 'clock');
+    expectEnablementError(() => createInProcessEventBus({ maxStreams: 0 }), 'PL-400', 'maxStreams');
+    expectEnablementError(() => createInProcessEventBus({ deliveryBatch: 1.5 }), 'PL-400', 'deliveryBatch');
+    expectEnablementError(() => createInProcessEventBus({ unknown: 1 } as never), 'PL-400');
+    expectEnablementError(
+      () => createInProcessEventBus({ deadLetter: { maxMessages: 0 } }),
+      'PL-400',
+      'maxMessages',
+    );
   });
 
   it('bounds streams and consumers per stream with PL-409', async () => {
     const bus = createInProcessEventBus({ clock: new FakeClock(), maxStreams: 2, maxConsumersPerStream: 1 });
     await bus.addStream({ name: 'A', subjects: ['a'] });
-    await expectCode(bus.addStream({ name: 'B', subjects: ['b'] }), 'PL-409', 'maxStreams');
+    await expectEnablementRejection(bus.addStream({ name: 'B', subjects: ['b'] }), 'PL-409', 'maxStreams');
     await bus.addConsumer('A', { name: 'one' });
-    await expectCode(bus.addConsumer('A', { name: 'two' }), 'PL-409', 'maxConsumersPerStream');
+    await expectEnablementRejection(bus.addConsumer('A', { name: 'two' }), 'PL-409', 'maxConsumersPerStream');
   });
 });
 
@@ -92,9 +66,9 @@ describe('dead-letter stream', () => {
     const bus = createInProcessEventBus({ clock: new FakeClock() });
     const info = await bus.streamInfo(DEAD_LETTER_STREAM);
     expect(info.config.subjects).toEqual(['$DLQ.>']);
-    await expectCode(bus.deleteStream(DEAD_LETTER_STREAM), 'PL-409');
-    await expectCode(bus.addStream({ name: 'X', subjects: ['$DLQ.S.*'] }), 'PL-409');
-    await expectCode(bus.addStream({ name: 'Y', subjects: ['>'] }), 'PL-409');
+    await expectEnablementRejection(bus.deleteStream(DEAD_LETTER_STREAM), 'PL-409');
+    await expectEnablementRejection(bus.addStream({ name: 'X', subjects: ['$DLQ.S.*'] }), 'PL-409');
+    await expectEnablementRejection(bus.addStream({ name: 'Y', subjects: ['>'] }), 'PL-409');
   });
 
   it('keeps the last reasons of every delivery, hides foreign error text, keeps SDK error text', async () => {
@@ -278,7 +252,7 @@ describe('delivery mechanics', () => {
     await settle();
     await bus.deleteConsumer('S', 'c');
     expect(() => got[0]?.ack()).not.toThrow();
-    await expectCode(bus.consumerInfo('S', 'c'), 'PL-404');
+    await expectEnablementRejection(bus.consumerInfo('S', 'c'), 'PL-404');
     await bus.addConsumer('S', { name: 'c2' });
     await bus.subscribe('S', 'c2', (m) => {
       got.push(m);
@@ -290,17 +264,21 @@ describe('delivery mechanics', () => {
     expect(bus.closed).toBe(true);
     expect(() => got[1]?.nak()).not.toThrow();
     expect(clock.pendingTimers).toBe(0);
-    const closed = await expectCode(bus.publish('s.a', bytes('x')), 'PL-503', 'closed');
+    const closed = await expectEnablementRejection(bus.publish('s.a', bytes('x')), 'PL-503', 'closed');
     expect(closed.retryable).toBe(false);
-    expectSync(() => bus.publishSync('s.a', bytes('x')), 'PL-503');
+    expectEnablementError(() => bus.publishSync('s.a', bytes('x')), 'PL-503');
   });
 
   it('deleting a stream removes its consumers and messages', async () => {
     const { bus } = await fixture();
     await bus.publish('s.a', bytes('x'));
     await bus.deleteStream('S');
-    await expectCode(bus.streamInfo('S'), 'PL-404');
-    await expectCode(bus.publish('s.a', bytes('x')), 'PL-404', "no stream captures subject 's.a'");
+    await expectEnablementRejection(bus.streamInfo('S'), 'PL-404');
+    await expectEnablementRejection(
+      bus.publish('s.a', bytes('x')),
+      'PL-404',
+      "no stream captures subject 's.a'",
+    );
     await bus.addStream({ name: 'S', subjects: ['s.>'] });
     expect((await bus.streamInfo('S')).state).toMatchObject({ messages: 0, consumers: 0, lastSeq: 0 });
   });
@@ -319,17 +297,28 @@ describe('publish validation and bounds', () => {
       Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`h${i}`, 'v'])),
       ['x'],
     ]) {
-      await expectCode(bus.publish('s.a', bytes('x'), { headers } as never), 'PL-400', 'headers');
+      await expectEnablementRejection(
+        bus.publish('s.a', bytes('x'), { headers } as never),
+        'PL-400',
+        'headers',
+      );
     }
-    await expectCode(bus.publish('s.a', bytes('x'), { msgId: 'x'.repeat(257) }), 'PL-400', 'msgId');
-    await expectCode(bus.publish('s.a', bytes('x'), { msgId: 'a\nb' }), 'PL-400', 'msgId');
+    await expectEnablementRejection(
+      bus.publish('s.a', bytes('x'), { msgId: 'x'.repeat(257) }),
+      'PL-400',
+      'msgId',
+    );
+    await expectEnablementRejection(bus.publish('s.a', bytes('x'), { msgId: 'a\nb' }), 'PL-400', 'msgId');
     expect((await bus.streamInfo('S')).state.messages).toBe(0);
   });
 
   it('counts headers in the size of a message', async () => {
     const { bus } = await fixture({}, { maxMessageSize: 20, maxBytes: 1000 });
     await bus.publish('s.a', new Uint8Array(20));
-    await expectCode(bus.publish('s.a', new Uint8Array(10), { headers: { 'X-Long': 'abcdef' } }), 'PL-400');
+    await expectEnablementRejection(
+      bus.publish('s.a', new Uint8Array(10), { headers: { 'X-Long': 'abcdef' } }),
+      'PL-400',
+    );
     const info = await bus.streamInfo('S');
     expect(info.state.bytes).toBe(20);
   });
@@ -348,7 +337,7 @@ describe('publish validation and bounds', () => {
   it('publishSync stores synchronously and returns the ack', async () => {
     const { bus } = await fixture();
     expect(bus.publishSync('s.a', bytes('x'))).toEqual({ stream: 'S', seq: 1, duplicate: false });
-    expectSync(() => bus.publishSync('s.*', bytes('x')), 'PL-400', 'wildcard');
+    expectEnablementError(() => bus.publishSync('s.*', bytes('x')), 'PL-400', 'wildcard');
   });
 
   it('refuses a message larger than maxBytes even with discard old', async () => {
@@ -356,6 +345,6 @@ describe('publish validation and bounds', () => {
     await bus.publish('s.a', new Uint8Array(6));
     await bus.publish('s.a', new Uint8Array(6));
     expect((await bus.streamInfo('S')).state).toMatchObject({ messages: 1, firstSeq: 2 });
-    await expectCode(bus.publish('s.a', new Uint8Array(11)), 'PL-400');
+    await expectEnablementRejection(bus.publish('s.a', new Uint8Array(11)), 'PL-400');
   });
 });

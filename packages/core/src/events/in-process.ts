@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { createScheduler, MAX_SCHEDULER_PENDING_TIMERS, type Scheduler } from '../consensus/scheduler.js';
 import { EnablementError } from '../errors/enablement-error.js';
+import { clockSchema, parseOptions } from '../options/options.js';
 import { type CancelTimer, type Clock, millisToNanos, systemClock } from '../time/clock.js';
-import { decodeWire } from '../wire/errors.js';
 import {
   assertName,
   type CheckedPublish,
@@ -95,16 +95,7 @@ export interface InProcessEventBus extends EventBus {
 }
 
 const optionsSchema = z.strictObject({
-  clock: z
-    .custom<Clock>(
-      (v) =>
-        typeof v === 'object' &&
-        v !== null &&
-        typeof (v as Clock).now === 'function' &&
-        typeof (v as Clock).schedule === 'function',
-      { error: 'expected a Clock' },
-    )
-    .optional(),
+  clock: clockSchema.optional(),
   maxStreams: z.number().int().min(1).max(10_000).optional(),
   maxConsumersPerStream: z.number().int().min(1).max(10_000).optional(),
   maxDuplicateIds: z.number().int().min(1).max(10_000_000).optional(),
@@ -365,10 +356,7 @@ function notFound(what: string): EnablementError {
  * ```
  */
 export function createInProcessEventBus(options: InProcessEventBusOptions = {}): InProcessEventBus {
-  const parsed = decodeWire(optionsSchema, options, {
-    contract: 'createInProcessEventBus options',
-    code: 'PL-400',
-  });
+  const parsed = parseOptions(optionsSchema, options, 'createInProcessEventBus');
   const clock = parsed.clock ?? systemClock;
   const maxStreams = parsed.maxStreams ?? DEFAULT_MAX_STREAMS;
   const maxConsumers = parsed.maxConsumersPerStream ?? DEFAULT_MAX_CONSUMERS_PER_STREAM;

@@ -1,6 +1,6 @@
+import { expectEnablementError } from '@creto/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { EnablementError } from '../errors/enablement-error.js';
 import {
   assertFilter,
   assertSubject,
@@ -12,17 +12,6 @@ import {
   MAX_SUBJECT_TOKENS,
   subjectMatches,
 } from './subject.js';
-
-function expectInvalid(fn: () => unknown, fragment: string): void {
-  try {
-    fn();
-  } catch (error) {
-    expect(EnablementError.is(error) && error.code).toBe('PL-400');
-    expect((error as Error).message).toContain(fragment);
-    return;
-  }
-  throw new Error('expected PL-400');
-}
 
 /** Reference semantics: NATS matching, written independently as a regular expression. */
 function reference(filter: string, subject: string): boolean {
@@ -66,27 +55,28 @@ describe('subject validation', () => {
   });
 
   it('rejects empty tokens, wildcards, whitespace, non-ASCII and oversize subjects, naming the field', () => {
-    expectInvalid(() => assertSubject('', 'subject'), 'subject: must not be empty');
-    expectInvalid(() => assertSubject('a..b'), 'empty token');
-    expectInvalid(() => assertSubject('.a'), 'empty token');
-    expectInvalid(() => assertSubject('a.'), 'empty token');
-    expectInvalid(() => assertSubject('a.*'), 'wildcard');
-    expectInvalid(() => assertSubject('a.>'), 'wildcard');
-    expectInvalid(() => assertSubject('a b'), 'printable ASCII');
-    expectInvalid(() => assertSubject('a\tb'), 'printable ASCII');
-    expectInvalid(() => assertSubject('é'), 'printable ASCII');
-    expectInvalid(() => assertSubject('a*'), 'printable ASCII');
-    expectInvalid(() => assertSubject('x'.repeat(MAX_SUBJECT_LENGTH + 1)), 'longer than');
-    expectInvalid(
+    expectEnablementError(() => assertSubject('', 'subject'), 'PL-400', 'subject: must not be empty');
+    expectEnablementError(() => assertSubject('a..b'), 'PL-400', 'empty token');
+    expectEnablementError(() => assertSubject('.a'), 'PL-400', 'empty token');
+    expectEnablementError(() => assertSubject('a.'), 'PL-400', 'empty token');
+    expectEnablementError(() => assertSubject('a.*'), 'PL-400', 'wildcard');
+    expectEnablementError(() => assertSubject('a.>'), 'PL-400', 'wildcard');
+    expectEnablementError(() => assertSubject('a b'), 'PL-400', 'printable ASCII');
+    expectEnablementError(() => assertSubject('a\tb'), 'PL-400', 'printable ASCII');
+    expectEnablementError(() => assertSubject('é'), 'PL-400', 'printable ASCII');
+    expectEnablementError(() => assertSubject('a*'), 'PL-400', 'printable ASCII');
+    expectEnablementError(() => assertSubject('x'.repeat(MAX_SUBJECT_LENGTH + 1)), 'PL-400', 'longer than');
+    expectEnablementError(
       () =>
         assertSubject(
           Array(MAX_SUBJECT_TOKENS + 1)
             .fill('a')
             .join('.'),
         ),
+      'PL-400',
       'tokens',
     );
-    expectInvalid(() => assertSubject(5, 'topic'), 'topic: expected a string');
+    expectEnablementError(() => assertSubject(5, 'topic'), 'PL-400', 'topic: expected a string');
     expect(isValidSubject('a.*')).toBe(false);
   });
 
@@ -95,8 +85,8 @@ describe('subject validation', () => {
       expect(() => assertFilter(f)).not.toThrow();
       expect(isValidFilter(f)).toBe(true);
     }
-    expectInvalid(() => assertFilter('a.>.b'), "'>' must be the last token");
-    expectInvalid(() => assertFilter('a.b*'), 'printable ASCII');
+    expectEnablementError(() => assertFilter('a.>.b'), 'PL-400', "'>' must be the last token");
+    expectEnablementError(() => assertFilter('a.b*'), 'PL-400', 'printable ASCII');
     expect(isValidFilter('a..b')).toBe(false);
   });
 });
@@ -110,7 +100,7 @@ describe('subject matching', () => {
     expect(subjectMatches('>', 'a')).toBe(true);
     expect(subjectMatches('a.b', 'a.b')).toBe(true);
     expect(subjectMatches('a.b', 'a.b.c')).toBe(false);
-    expectInvalid(() => subjectMatches('a', 'a.*'), 'wildcard');
+    expectEnablementError(() => subjectMatches('a', 'a.*'), 'PL-400', 'wildcard');
   });
 
   it('property: agrees with an independent regular-expression model', () => {

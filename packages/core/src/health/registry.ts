@@ -1,4 +1,5 @@
 import { EnablementError } from '../errors/enablement-error.js';
+import { isClock } from '../options/options.js';
 import type { Logger } from '../telemetry/logger.js';
 import { noopLogger } from '../telemetry/logger.js';
 import {
@@ -177,8 +178,7 @@ function describeFailure(error: unknown): string {
 export function createHealthRegistry(options: HealthRegistryOptions): HealthRegistry {
   if (typeof options !== 'object' || options === null) throw invalid('health options: expected an object');
   const { clock } = options;
-  if (typeof clock?.now !== 'function' || typeof clock.schedule !== 'function')
-    throw invalid('clock: expected a Clock');
+  if (!isClock(clock)) throw invalid('clock: expected a Clock');
   if (options.product !== undefined && (typeof options.product !== 'string' || options.product.length > 64)) {
     throw invalid('product: expected a string of at most 64 characters');
   }

@@ -1,4 +1,4 @@
-import { FakeClock } from '@creto/testing';
+import { expectEnablementRejection, FakeClock } from '@creto/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalBytes } from '../canonical/canonicalize.js';
@@ -58,16 +58,6 @@ function deferred<T>() {
     reject = rej;
   });
   return { promise, resolve, reject };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<EnablementError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (EnablementError.is(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
 }
 
 const spawn = (key: string, parameters: unknown = { image: 'agent-base:latest' }): IdempotentRequest => ({
@@ -250,12 +240,12 @@ describe('IdempotencyGuard: mismatch', () => {
     const { guard } = setup();
     await guard.run(spawn('k', { image: 'a' }), () => 'done');
     let ran = false;
-    const error = await rejection(
+    const error = await expectEnablementRejection(
       guard.run(spawn('k', { image: 'b' }), () => {
         ran = true;
       }),
+      'PL-409',
     );
-    expect(error.code).toBe('PL-409');
     expect(error.retryable).toBe(false);
     expect(error.message).toContain('different parameters');
     expect(error.message).toContain('runtime:spawn_sandbox');
@@ -266,12 +256,16 @@ describe('IdempotencyGuard: mismatch', () => {
     const { guard, clock, memory } = setup();
     const gate = deferred<string>();
     const first = guard.run(spawn('k', { image: 'a' }), () => gate.promise);
-    const local = await rejection(guard.run(spawn('k', { image: 'b' }), () => 'x'));
-    expect(local.code).toBe('PL-409');
+    const local = await expectEnablementRejection(
+      guard.run(spawn('k', { image: 'b' }), () => 'x'),
+      'PL-409',
+    );
     expect(local.retryable).toBe(false);
     const other = createIdempotencyGuard({ store: memory, clock });
-    const remote = await rejection(other.run(spawn('k', { image: 'b' }), () => 'x'));
-    expect(remote.code).toBe('PL-409');
+    const remote = await expectEnablementRejection(
+      other.run(spawn('k', { image: 'b' }), () => 'x'),
+      'PL-409',
+    );
     expect(remote.retryable).toBe(false);
     gate.resolve('a');
     expect(await first).toBe('a');
@@ -308,18 +302,17 @@ describe('IdempotencyGuard: failures', () => {
       executions++;
       throw new EnablementError('RT-400', 'image is required', { traceId: 't-1' });
     };
-    const first = await rejection(guard.run(spawn('k'), fn));
-    const again = await rejection(guard.run(spawn('k'), fn));
+    const first = await expectEnablementRejection(guard.run(spawn('k'), fn), 'RT-400');
+    const again = await expectEnablementRejection(guard.run(spawn('k'), fn), 'RT-400');
     expect(executions).toBe(1);
     expect(first.toJSON()).toEqual(again.toJSON());
-    expect(again.code).toBe('RT-400');
     expect(again.traceId).toBe('t-1');
     expect(spy.count('release')).toBe(0);
     // Not selected: released, not cached.
     const transient = () => {
       throw new EnablementError('RT-503', 'down');
     };
-    await rejection(guard.run(spawn('t'), transient));
+    await expectEnablementRejection(guard.run(spawn('t'), transient), 'RT-503');
     expect(spy.count('release')).toBe(1);
   });
 
@@ -336,18 +329,22 @@ describe('IdempotencyGuard: failures', () => {
   it('rejects a non-JSON result with PL-400 and releases the key', async () => {
     const { guard } = setup();
     for (const bad of [new Date(0), 1n, { f: () => 1 }, Number.NaN, new Map()]) {
-      const error = await rejection(guard.run(spawn('k'), () => bad));
-      expect(error.code).toBe('PL-400');
-      expect(error.message).toContain('result must be JSON');
+      await expectEnablementRejection(
+        guard.run(spawn('k'), () => bad),
+        'PL-400',
+        'result must be JSON',
+      );
     }
     expect(await guard.run(spawn('k'), () => 'fine')).toBe('fine');
   });
 
   it('rejects a result longer than maxResultLength with PL-400', async () => {
     const { guard } = setup({ maxResultLength: 100 });
-    const error = await rejection(guard.run(spawn('k'), () => 'x'.repeat(100)));
-    expect(error.code).toBe('PL-400');
-    expect(error.message).toContain('longer than 100');
+    await expectEnablementRejection(
+      guard.run(spawn('k'), () => 'x'.repeat(100)),
+      'PL-400',
+      'longer than 100',
+    );
     expect(await guard.run(spawn('k'), () => 'short')).toBe('short');
   });
 
@@ -357,13 +354,13 @@ describe('IdempotencyGuard: failures', () => {
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
     for (const parameters of [{ n: 1n }, cyclic, { d: new Date(0) }, Number.POSITIVE_INFINITY]) {
-      const error = await rejection(
+      await expectEnablementRejection(
         guard.run(spawn('k', parameters), () => {
           ran = true;
         }),
+        'PL-400',
+        'parameters',
       );
-      expect(error.code).toBe('PL-400');
-      expect(error.message).toContain('parameters');
     }
     expect(ran).toBe(false);
     expect(spy.calls).toHaveLength(0);
@@ -377,8 +374,10 @@ describe('IdempotencyGuard: in flight elsewhere, crashes and lock TTL', () => {
     const first = guard.run(spawn('k'), () => gate.promise);
     await turn();
     const other = createIdempotencyGuard({ store: memory, clock });
-    const error = await rejection(other.run(spawn('k'), () => 'second'));
-    expect(error.code).toBe('PL-409');
+    const error = await expectEnablementRejection(
+      other.run(spawn('k'), () => 'second'),
+      'PL-409',
+    );
     expect(error.retryable).toBe(true);
     expect(error.retryAfterMs).toBe(100);
     expect(error.message).toContain('in flight');
@@ -393,7 +392,11 @@ describe('IdempotencyGuard: in flight elsewhere, crashes and lock TTL', () => {
     await turn();
     clock.advance(950);
     const other = createIdempotencyGuard({ store: memory, clock });
-    expect((await rejection(other.run(spawn('k'), () => 1))).retryAfterMs).toBe(50);
+    const error = await expectEnablementRejection(
+      other.run(spawn('k'), () => 1),
+      'PL-409',
+    );
+    expect(error.retryAfterMs).toBe(50);
   });
 
   it('waits up to inFlightWaitMs for another process, polling the store on the clock', async () => {
@@ -417,10 +420,12 @@ describe('IdempotencyGuard: in flight elsewhere, crashes and lock TTL', () => {
     // And gives up with PL-409 when the wait is over.
     void guard.run(spawn('slow'), () => new Promise(() => {}));
     await turn();
-    const gaveUp = rejection(other.run(spawn('slow'), () => 'x'));
+    const gaveUp = expectEnablementRejection(
+      other.run(spawn('slow'), () => 'x'),
+      'PL-409',
+    );
     await clock.advanceAsync(1_000);
     const error = await gaveUp;
-    expect(error.code).toBe('PL-409');
     expect(error.retryable).toBe(true);
   });
 
@@ -433,7 +438,10 @@ describe('IdempotencyGuard: in flight elsewhere, crashes and lock TTL', () => {
       5_000,
     )) as IdempotencyBeginResult;
     expect(crashed.status).toBe('acquired');
-    expect((await rejection(guard.run(spawn('k'), () => 'x'))).code).toBe('PL-409');
+    await expectEnablementRejection(
+      guard.run(spawn('k'), () => 'x'),
+      'PL-409',
+    );
     clock.advance(5_000);
     expect(await guard.run(spawn('k'), () => 'recovered')).toBe('recovered');
     expect(await guard.run(spawn('k'), () => 'again')).toBe('recovered');
@@ -525,13 +533,21 @@ describe('IdempotencyGuard: store failures and bounds', () => {
   it('rejects a corrupt stored result with PL-500', async () => {
     const clock = new FakeClock();
     const store = bind(createMemoryIdempotencyStore({ clock }));
-    for (const result of ['not json', '[1]', '{"ok":"yes"}', '{"ok":false,"error":{"code":"XX"}}']) {
+    const cases = [
+      ['not json', 'PL-500'],
+      ['[1]', 'PL-500'],
+      ['{"ok":"yes"}', 'PL-500'],
+      ['{"ok":false,"error":{"code":"XX"}}', 'PL-400'],
+    ] as const;
+    for (const [result, code] of cases) {
       const guard = createIdempotencyGuard({
         clock,
         store: { ...store, begin: async () => ({ status: 'completed', result }) },
       });
-      const error = await rejection(guard.run(spawn('k'), () => 1));
-      expect(['PL-500', 'PL-400']).toContain(error.code);
+      await expectEnablementRejection(
+        guard.run(spawn('k'), () => 1),
+        code,
+      );
     }
   });
 
@@ -542,8 +558,10 @@ describe('IdempotencyGuard: store failures and bounds', () => {
     const b = guard.run(spawn('b'), () => gate.promise);
     // A duplicate joins and is not counted.
     const a2 = guard.run(spawn('a'), () => 0);
-    const error = await rejection(guard.run(spawn('c'), () => 0));
-    expect(error.code).toBe('PL-503');
+    const error = await expectEnablementRejection(
+      guard.run(spawn('c'), () => 0),
+      'PL-503',
+    );
     expect(error.retryable).toBe(true);
     gate.resolve(1);
     expect(await Promise.all([a, b, a2])).toEqual([1, 1, 1]);
@@ -555,7 +573,11 @@ describe('IdempotencyGuard: store failures and bounds', () => {
       windows: [{ product: 'platform', operation: 'rotate_key', windowMs: 60_000 }],
     });
     const unknown = { product: 'runtime', operation: 'custom_op', key: 'k', parameters: {} } as const;
-    expect((await rejection(guard.run(unknown, () => 1))).message).toContain('windowMs');
+    await expectEnablementRejection(
+      guard.run(unknown, () => 1),
+      'PL-400',
+      'windowMs',
+    );
     expect(await guard.run({ ...unknown, windowMs: 10 }, () => 1)).toBe(1);
     expect(
       await guard.run({ product: 'platform', operation: 'rotate_key', key: 'k', parameters: {} }, () => 2),
@@ -577,14 +599,22 @@ describe('IdempotencyGuard: store failures and bounds', () => {
       expect(() => createIdempotencyGuard({ store, ...options })).toThrow(field);
     }
     const guard = createIdempotencyGuard({ store });
-    expect((await rejection(guard.run({ ...spawn('k'), windowMs: 0 }, () => 1))).message).toContain(
+    await expectEnablementRejection(
+      guard.run({ ...spawn('k'), windowMs: 0 }, () => 1),
+      'PL-400',
       'windowMs',
     );
-    expect((await rejection(guard.run({ ...spawn('k'), lockTtlMs: 1.5 }, () => 1))).message).toContain(
+    await expectEnablementRejection(
+      guard.run({ ...spawn('k'), lockTtlMs: 1.5 }, () => 1),
+      'PL-400',
       'lockTtlMs',
     );
-    expect((await rejection(guard.run(spawn('k'), 'nope' as never))).message).toContain('fn');
-    expect((await rejection(guard.run(null as never, () => 1))).message).toContain('request');
+    await expectEnablementRejection(guard.run(spawn('k'), 'nope' as never), 'PL-400', 'fn');
+    await expectEnablementRejection(
+      guard.run(null as never, () => 1),
+      'PL-400',
+      'request',
+    );
   });
 });
 

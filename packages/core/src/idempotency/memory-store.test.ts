@@ -1,4 +1,4 @@
-import { FakeClock } from '@creto/testing';
+import { expectEnablementRejection, FakeClock } from '@creto/testing';
 // The contract lives in @creto/testing; imported by path until the package index exports it.
 import { idempotencyStoreContract } from '@creto/testing/contracts';
 import { describe, expect, it } from 'vitest';
@@ -15,16 +15,6 @@ idempotencyStoreContract('memory', () => {
   };
 });
 
-async function rejection(promise: Promise<unknown>): Promise<EnablementError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (EnablementError.is(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
-
 describe('memory idempotency store bounds', () => {
   it('refuses a new key with PL-503 when full of live records, hinting when the first expires', async () => {
     const clock = new FakeClock();
@@ -33,8 +23,7 @@ describe('memory idempotency store bounds', () => {
     clock.advance(100);
     await store.begin('b', 'fp', 5_000);
     await store.begin('c', 'fp', 5_000);
-    const error = await rejection(store.begin('d', 'fp', 1_000));
-    expect(error.code).toBe('PL-503');
+    const error = await expectEnablementRejection(store.begin('d', 'fp', 1_000), 'PL-503');
     expect(error.retryable).toBe(true);
     expect(error.retryAfterMs).toBe(900);
     expect(error.message).toContain('full');
@@ -51,7 +40,7 @@ describe('memory idempotency store bounds', () => {
     const store = createMemoryIdempotencyStore({ clock, maxKeys: 2 });
     await store.begin('long', 'fp', 10_000);
     const short = await store.begin('short', 'fp', 10_000);
-    await rejection(store.begin('x', 'fp', 10)); // sweeps: nothing expires before 10 s
+    await expectEnablementRejection(store.begin('x', 'fp', 10), 'PL-503'); // sweeps: nothing expires before 10 s
     if (short.status !== 'acquired') throw new Error('expected acquired');
     await store.release('short', short.token);
     await store.begin('brief', 'fp', 50); // a record that expires well before the mark
@@ -68,11 +57,10 @@ describe('memory idempotency store bounds', () => {
       return r.token;
     };
     const a = await begin('a');
-    expect((await rejection(store.complete('a', a, 'x'.repeat(11), 1_000))).code).toBe('PL-400');
+    await expectEnablementRejection(store.complete('a', a, 'x'.repeat(11), 1_000), 'PL-400');
     expect(await store.complete('a', a, 'x'.repeat(10), 1_000)).toBe(true);
     const b = await begin('b');
-    const full = await rejection(store.complete('b', b, 'y'.repeat(6), 5_000));
-    expect(full.code).toBe('PL-503');
+    await expectEnablementRejection(store.complete('b', b, 'y'.repeat(6), 5_000), 'PL-503');
     expect((await store.get('b'))?.status).toBe('in_flight');
     expect(await store.complete('b', b, 'y'.repeat(5), 5_000)).toBe(true);
     // Once a's result expires its characters are freed.

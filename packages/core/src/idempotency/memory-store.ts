@@ -1,4 +1,5 @@
 import { EnablementError } from '../errors/enablement-error.js';
+import { isClock } from '../options/options.js';
 import {
   type Clock,
   type ConsensusTimestamp,
@@ -95,7 +96,7 @@ class MemoryStore implements MemoryIdempotencyStore {
 
   constructor(options: MemoryIdempotencyStoreOptions) {
     this.#clock = options.clock ?? systemClock;
-    if (typeof this.#clock?.now !== 'function') {
+    if (!isClock(this.#clock)) {
       throw new EnablementError('PL-400', 'memory idempotency store: clock must implement Clock');
     }
     this.#maxKeys = positiveInteger(options.maxKeys, DEFAULT_IDEMPOTENCY_MAX_KEYS, 'maxKeys');

@@ -1,22 +1,13 @@
 import { inspect } from 'node:util';
+import { expectEnablementError } from '@creto/testing';
 import { describe, expect, it } from 'vitest';
 import { nobleCryptoProvider } from '../crypto/noble.js';
-import { EnablementError } from '../errors/enablement-error.js';
 import { AgentIdentity, ML_DSA_65_PUBLIC_KEY_LENGTH } from './agent-identity.js';
 import { formatNhi } from './nhi.js';
 
 const ED_KEY = nobleCryptoProvider.ed25519.publicKey(new Uint8Array(32).fill(3));
 const OTHER_KEY = nobleCryptoProvider.ed25519.publicKey(new Uint8Array(32).fill(4));
 const ML_KEY = new Uint8Array(ML_DSA_65_PUBLIC_KEY_LENGTH).fill(9);
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    return EnablementError.is(error) ? error.code : 'not an EnablementError';
-  }
-  return undefined;
-}
 
 describe('AgentIdentity', () => {
   it('is built from an NHI or from keys, with the same result', () => {
@@ -36,10 +27,10 @@ describe('AgentIdentity', () => {
   });
 
   it('rejects an invalid NHI, kind or key with PL-400', () => {
-    expect(codeOf(() => AgentIdentity.fromNhi('agent:nhi:ed25519:xyz'))).toBe('PL-400');
-    expect(codeOf(() => AgentIdentity.fromNhi(7 as unknown as string))).toBe('PL-400');
-    expect(codeOf(() => AgentIdentity.fromPublicKeys('bot' as 'agent', ED_KEY))).toBe('PL-400');
-    expect(codeOf(() => AgentIdentity.fromPublicKeys('agent', new Uint8Array(32)))).toBe('PL-400');
+    expectEnablementError(() => AgentIdentity.fromNhi('agent:nhi:ed25519:xyz'), 'PL-400');
+    expectEnablementError(() => AgentIdentity.fromNhi(7 as unknown as string), 'PL-400');
+    expectEnablementError(() => AgentIdentity.fromPublicKeys('bot' as 'agent', ED_KEY), 'PL-400');
+    expectEnablementError(() => AgentIdentity.fromPublicKeys('agent', new Uint8Array(32)), 'PL-400');
   });
 
   it('names the field given in options', () => {
@@ -49,11 +40,11 @@ describe('AgentIdentity', () => {
   it('validates the ML-DSA-65 key length', () => {
     const nhi = formatNhi('service', ED_KEY);
     for (const bad of [new Uint8Array(1951), new Uint8Array(1953), new Uint8Array(0)]) {
-      expect(codeOf(() => AgentIdentity.fromNhi(nhi, { mlDsa65PublicKey: bad }))).toBe('PL-400');
-      expect(codeOf(() => AgentIdentity.fromPublicKeys('service', ED_KEY, bad))).toBe('PL-400');
+      expectEnablementError(() => AgentIdentity.fromNhi(nhi, { mlDsa65PublicKey: bad }), 'PL-400');
+      expectEnablementError(() => AgentIdentity.fromPublicKeys('service', ED_KEY, bad), 'PL-400');
     }
     const notBytes = Array.from(ML_KEY) as unknown as Uint8Array;
-    expect(codeOf(() => AgentIdentity.fromNhi(nhi, { mlDsa65PublicKey: notBytes }))).toBe('PL-400');
+    expectEnablementError(() => AgentIdentity.fromNhi(nhi, { mlDsa65PublicKey: notBytes }), 'PL-400');
     const id = AgentIdentity.fromNhi(nhi, { mlDsa65PublicKey: ML_KEY });
     expect(id.publicKeyMlDsa65).toEqual(ML_KEY);
     expect(id.hasPostQuantumKey).toBe(true);
@@ -97,7 +88,7 @@ describe('AgentIdentity', () => {
 
   it('gives the hybrid public key only when it has an ML-DSA-65 key', () => {
     const plain = AgentIdentity.fromPublicKeys('agent', ED_KEY);
-    expect(codeOf(() => plain.hybridPublicKey())).toBe('PL-400');
+    expectEnablementError(() => plain.hybridPublicKey(), 'PL-400');
     const pq = AgentIdentity.fromPublicKeys('agent', ED_KEY, ML_KEY);
     expect(pq.hybridPublicKey()).toEqual({ ed25519: ED_KEY, mlDsa65: ML_KEY });
   });

@@ -16,6 +16,7 @@ export {
   formatNhi,
   isNhi,
   isPrincipalKind,
+  MAX_PARSED_NHIS,
   NHI_MAX_LENGTH,
   type ParsedNhi,
   PRINCIPAL_KINDS,

@@ -1,4 +1,5 @@
 import { inspect } from 'node:util';
+import { expectEnablementError } from '@creto/testing';
 import { ed25519 as curvesEd25519 } from '@noble/curves/ed25519.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -7,22 +8,12 @@ import { base58 } from '@scure/base';
 import { describe, expect, it } from 'vitest';
 import { nobleCryptoProvider } from '../crypto/noble.js';
 import type { CryptoProvider } from '../crypto/provider.js';
-import { EnablementError } from '../errors/enablement-error.js';
 import { AgentIdentity } from './agent-identity.js';
 import { AgentKeyPair, KEY_DERIVATION_LABELS } from './key-pair.js';
 import { verifyIdentityHybrid, verifyIdentitySignature } from './verify.js';
 
 const SEED = Uint8Array.from({ length: 32 }, (_, i) => i);
 const MESSAGE = new TextEncoder().encode('delegate payment.approve');
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    return EnablementError.is(error) ? error.code : 'not an EnablementError';
-  }
-  return undefined;
-}
 
 /** Independent derivation with other libraries, to pin the documented labels. */
 function expectedSecrets(seed: Uint8Array) {
@@ -90,10 +81,10 @@ describe('AgentKeyPair.fromSeed', () => {
   });
 
   it('rejects bad seeds and kinds with PL-400', () => {
-    expect(codeOf(() => AgentKeyPair.fromSeed(new Uint8Array(31)))).toBe('PL-400');
-    expect(codeOf(() => AgentKeyPair.fromSeed(new Uint8Array(33)))).toBe('PL-400');
-    expect(codeOf(() => AgentKeyPair.fromSeed(Array.from(SEED) as unknown as Uint8Array))).toBe('PL-400');
-    expect(codeOf(() => AgentKeyPair.fromSeed(SEED, { kind: 'root' as 'human' }))).toBe('PL-400');
+    expectEnablementError(() => AgentKeyPair.fromSeed(new Uint8Array(31)), 'PL-400');
+    expectEnablementError(() => AgentKeyPair.fromSeed(new Uint8Array(33)), 'PL-400');
+    expectEnablementError(() => AgentKeyPair.fromSeed(Array.from(SEED) as unknown as Uint8Array), 'PL-400');
+    expectEnablementError(() => AgentKeyPair.fromSeed(SEED, { kind: 'root' as 'human' }), 'PL-400');
   });
 
   it('does not keep a reference to the caller seed', () => {
@@ -139,12 +130,12 @@ describe('signing and verification', () => {
     badSig[63] = (badSig[63] as number) ^ 0x80;
     expect(verifyIdentitySignature(pair.identity, MESSAGE, badSig)).toBe(false);
     expect(verifyIdentitySignature(pair.identity, MESSAGE, signature.subarray(0, 63))).toBe(false);
-    expect(codeOf(() => verifyIdentitySignature('not-an-nhi', MESSAGE, signature))).toBe('PL-400');
+    expectEnablementError(() => verifyIdentitySignature('not-an-nhi', MESSAGE, signature), 'PL-400');
   });
 
   it('makes hybrid signatures only with a post-quantum key', () => {
     const classical = AgentKeyPair.fromSeed(SEED);
-    expect(codeOf(() => classical.signHybrid(MESSAGE))).toBe('PL-400');
+    expectEnablementError(() => classical.signHybrid(MESSAGE), 'PL-400');
 
     const pair = AgentKeyPair.fromSeed(SEED, { postQuantum: true });
     const signature = pair.signHybrid(MESSAGE);
@@ -172,8 +163,8 @@ describe('dispose', () => {
     pair.dispose();
     expect(pair.disposed).toBe(true);
     expect(secrets.every((s) => s.every((byte) => byte === 0))).toBe(true);
-    expect(codeOf(() => pair.sign(MESSAGE))).toBe('PL-400');
-    expect(codeOf(() => pair.signHybrid(MESSAGE))).toBe('PL-400');
+    expectEnablementError(() => pair.sign(MESSAGE), 'PL-400');
+    expectEnablementError(() => pair.signHybrid(MESSAGE), 'PL-400');
     expect(() => pair.sign(MESSAGE)).toThrow(/disposed/);
     // Public identity survives, and dispose is idempotent.
     expect(pair.identity.nhi).toMatch(/^agent:nhi:ed25519:/);

@@ -1,9 +1,10 @@
+import { expectEnablementError } from '@creto/testing';
 import { Point } from '@noble/ed25519';
 import { base58 } from '@scure/base';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { nobleCryptoProvider } from '../crypto/noble.js';
-import { EnablementError } from '../errors/enablement-error.js';
+import type { EnablementError } from '../errors/enablement-error.js';
 import {
   assertEd25519PublicKey,
   formatNhi,
@@ -21,18 +22,6 @@ function publicKeyOf(seed: Uint8Array): Uint8Array {
 
 const VALID_KEY = publicKeyOf(new Uint8Array(32).fill(7));
 const VALID_NHI = formatNhi('agent', VALID_KEY);
-
-function expectPl400(fn: () => unknown, messagePart?: RegExp): void {
-  try {
-    fn();
-  } catch (error) {
-    expect(EnablementError.is(error)).toBe(true);
-    expect((error as EnablementError).code).toBe('PL-400');
-    if (messagePart) expect((error as EnablementError).message).toMatch(messagePart);
-    return;
-  }
-  throw new Error('expected a PL-400 EnablementError');
-}
 
 /** Strict RFC 8032 decoding outside the torsion subgroup: the independent oracle. */
 function isUsableEd25519Key(bytes: Uint8Array): boolean {
@@ -73,7 +62,7 @@ describe('formatNhi / parseNhi', () => {
         const text = `human:nhi:ed25519:${base58.encode(bytes)}`;
         expect(isNhi(text)).toBe(isUsableEd25519Key(bytes));
         if (isUsableEd25519Key(bytes)) expect(formatNhi('human', bytes)).toBe(text);
-        else expectPl400(() => formatNhi('human', bytes), /Ed25519/);
+        else expectEnablementError(() => formatNhi('human', bytes), 'PL-400', /Ed25519/);
       }),
       { numRuns: 200 },
     );
@@ -153,16 +142,20 @@ describe('parseNhi hostile input', () => {
     ['a symbol', Symbol('nhi')],
     ['bytes', new TextEncoder().encode(VALID_NHI)],
   ])('rejects %s', (_label, value) => {
-    expectPl400(() => parseNhi(value), /expected an NHI string/);
+    expectEnablementError(() => parseNhi(value), 'PL-400', /expected an NHI string/);
     expect(isNhi(value)).toBe(false);
   });
 
   it('rejects huge strings on length before decoding', () => {
     const huge = `agent:nhi:ed25519:${'z'.repeat(1_000_000)}`;
     const started = performance.now();
-    expectPl400(() => parseNhi(huge), /too long/);
+    expectEnablementError(() => parseNhi(huge), 'PL-400', /too long/);
     expect(performance.now() - started).toBeLessThan(50);
-    expectPl400(() => parseNhi(`${VALID_NHI}1`.padEnd(NHI_MAX_LENGTH + 1, '1')), /too long/);
+    expectEnablementError(
+      () => parseNhi(`${VALID_NHI}1`.padEnd(NHI_MAX_LENGTH + 1, '1')),
+      'PL-400',
+      /too long/,
+    );
   });
 
   it.each([
@@ -184,41 +177,69 @@ describe('parseNhi hostile input', () => {
     ['NUL byte', `${VALID_NHI.slice(0, -1)}\u0000`, /not base58/],
     ['base64 instead of base58', `agent:nhi:ed25519:${Buffer.from(VALID_KEY).toString('base64url')}`, /./],
   ])('rejects %s', (_label, text, message) => {
-    expectPl400(() => parseNhi(text), message);
+    expectEnablementError(() => parseNhi(text), 'PL-400', message);
     expect(isNhi(text)).toBe(false);
   });
 
   it('rejects keys of the wrong length', () => {
-    expectPl400(() => parseNhi(`agent:nhi:ed25519:${base58.encode(VALID_KEY.subarray(0, 31))}`), /got 31/);
-    expectPl400(() => parseNhi(`agent:nhi:ed25519:1${base58.encode(VALID_KEY)}`), /got 33/);
-    expectPl400(() => parseNhi(`agent:nhi:ed25519:${base58.encode(new Uint8Array(20).fill(255))}`), /got 20/);
+    expectEnablementError(
+      () => parseNhi(`agent:nhi:ed25519:${base58.encode(VALID_KEY.subarray(0, 31))}`),
+      'PL-400',
+      /got 31/,
+    );
+    expectEnablementError(
+      () => parseNhi(`agent:nhi:ed25519:1${base58.encode(VALID_KEY)}`),
+      'PL-400',
+      /got 33/,
+    );
+    expectEnablementError(
+      () => parseNhi(`agent:nhi:ed25519:${base58.encode(new Uint8Array(20).fill(255))}`),
+      'PL-400',
+      /got 20/,
+    );
   });
 
   it('rejects small-order and non-canonical points', () => {
     const identity = Point.ZERO.toBytes(); // y = 1, order 1
-    expectPl400(() => parseNhi(`agent:nhi:ed25519:${base58.encode(identity)}`), /small-order/);
+    expectEnablementError(
+      () => parseNhi(`agent:nhi:ed25519:${base58.encode(identity)}`),
+      'PL-400',
+      /small-order/,
+    );
     const order2 = new Uint8Array(32); // y = -1 (p - 1), x = 0: order 2
     const pMinus1 = 2n ** 255n - 20n;
     for (let i = 0; i < 32; i++) order2[i] = Number((pMinus1 >> BigInt(8 * i)) & 0xffn);
-    expectPl400(() => parseNhi(`agent:nhi:ed25519:${base58.encode(order2)}`), /small-order/);
+    expectEnablementError(
+      () => parseNhi(`agent:nhi:ed25519:${base58.encode(order2)}`),
+      'PL-400',
+      /small-order/,
+    );
     // y = p + 1 is the non-canonical encoding of y = 1; lax (ZIP-215) decoders accept it.
     const nonCanonical = new Uint8Array(32);
     const pPlus1 = 2n ** 255n - 18n;
     for (let i = 0; i < 32; i++) nonCanonical[i] = Number((pPlus1 >> BigInt(8 * i)) & 0xffn);
     expect(() => Point.fromBytes(nonCanonical, true)).not.toThrow();
-    expectPl400(() => parseNhi(`agent:nhi:ed25519:${base58.encode(nonCanonical)}`), /RFC 8032/);
+    expectEnablementError(
+      () => parseNhi(`agent:nhi:ed25519:${base58.encode(nonCanonical)}`),
+      'PL-400',
+      /RFC 8032/,
+    );
   });
 
   it('names the field in error messages', () => {
-    expectPl400(() => parseNhi('nope', 'link.issuer'), /^link\.issuer: /);
+    expectEnablementError(() => parseNhi('nope', 'link.issuer'), 'PL-400', /^link\.issuer: /);
   });
 });
 
 describe('formatNhi input validation', () => {
   it('rejects unknown kinds and bad keys', () => {
-    expectPl400(() => formatNhi('robot' as 'agent', VALID_KEY), /unknown principal kind/);
-    expectPl400(() => formatNhi('agent', VALID_KEY.subarray(0, 31)), /got 31/);
-    expectPl400(() => formatNhi('agent', Array.from(VALID_KEY) as unknown as Uint8Array), /Uint8Array/);
-    expectPl400(() => assertEd25519PublicKey('key'), /Uint8Array/);
+    expectEnablementError(() => formatNhi('robot' as 'agent', VALID_KEY), 'PL-400', /unknown principal kind/);
+    expectEnablementError(() => formatNhi('agent', VALID_KEY.subarray(0, 31)), 'PL-400', /got 31/);
+    expectEnablementError(
+      () => formatNhi('agent', Array.from(VALID_KEY) as unknown as Uint8Array),
+      'PL-400',
+      /Uint8Array/,
+    );
+    expectEnablementError(() => assertEd25519PublicKey('key'), 'PL-400', /Uint8Array/);
   });
 });

@@ -1,3 +1,4 @@
+import { expectEnablementError } from '@creto/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EnablementError } from '../errors/enablement-error.js';
@@ -21,20 +22,6 @@ import {
   sandboxId,
   type Uuid,
 } from './index.js';
-
-/** Runs `fn`, expects an `EnablementError` with `code`, and returns it. */
-function expectError(fn: () => unknown, code = 'PL-400', text?: string): EnablementError {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (error) {
-    thrown = error;
-  }
-  if (!EnablementError.is(thrown)) throw new Error(`expected an EnablementError, got ${String(thrown)}`);
-  expect(thrown.code).toBe(code);
-  if (text !== undefined) expect(thrown.message).toContain(text);
-  return thrown;
-}
 
 /** A random source that always returns the given bytes (recording the lengths asked for). */
 function fixedSource(bytes: Uint8Array): (length: number) => Uint8Array {
@@ -83,16 +70,16 @@ describe('policyId', () => {
 
   it('accepts exactly MAX_POLICY_ID_LENGTH characters and rejects one more', () => {
     expect(policyId('a'.repeat(MAX_POLICY_ID_LENGTH))).toHaveLength(256);
-    expectError(() => policyId('a'.repeat(MAX_POLICY_ID_LENGTH + 1)), 'PL-400', 'longer than 256');
+    expectEnablementError(() => policyId('a'.repeat(MAX_POLICY_ID_LENGTH + 1)), 'PL-400', 'longer than 256');
     expect(isPolicyId('a'.repeat(257))).toBe(false);
   });
 
   it('rejects empty, non-string, whitespace, wildcards, leading punctuation and non-ASCII', () => {
-    expectError(() => policyId(''), 'PL-400', 'policyId: expected a non-empty string');
-    expectError(() => policyId(42), 'PL-400', 'non-empty string');
-    expectError(() => policyId(null, 'rule.policy'), 'PL-400', 'rule.policy:');
+    expectEnablementError(() => policyId(''), 'PL-400', 'policyId: expected a non-empty string');
+    expectEnablementError(() => policyId(42), 'PL-400', 'non-empty string');
+    expectEnablementError(() => policyId(null, 'rule.policy'), 'PL-400', 'rule.policy:');
     for (const bad of ['a b', 'a\n', 'a*', 'a>b', '-a', '/a', '.a', ':a', 'é', 'a\u0000', 'a#b', 'a?b']) {
-      expectError(() => policyId(bad), 'PL-400', 'only letters, digits');
+      expectEnablementError(() => policyId(bad), 'PL-400', 'only letters, digits');
       expect(isPolicyId(bad)).toBe(false);
     }
   });
@@ -105,7 +92,7 @@ describe('policyId', () => {
         (text) => {
           expect(isPolicyId(text)).toBe(grammar.test(text));
           if (grammar.test(text)) expect(policyId(text)).toBe(text);
-          else expectError(() => policyId(text));
+          else expectEnablementError(() => policyId(text), 'PL-400');
         },
       ),
       { numRuns: 200 },
@@ -152,8 +139,8 @@ describe('uuid', () => {
   });
 
   it('rejects a random source that breaks its contract', () => {
-    expectError(() => newUuid(() => new Uint8Array(15)), 'PL-400', 'random source');
-    expectError(() => newUuid(() => [1, 2, 3] as unknown as Uint8Array), 'PL-400', 'random source');
+    expectEnablementError(() => newUuid(() => new Uint8Array(15)), 'PL-400', 'random source');
+    expectEnablementError(() => newUuid(() => [1, 2, 3] as unknown as Uint8Array), 'PL-400', 'random source');
   });
 
   it('isUuid accepts canonical UUIDs of every RFC 9562 version', () => {
@@ -182,7 +169,7 @@ describe('uuid', () => {
       '',
     ]) {
       expect(isUuid(bad)).toBe(false);
-      expectError(() => parseUuid(bad, 'messageId'), 'PL-400', 'messageId:');
+      expectEnablementError(() => parseUuid(bad, 'messageId'), 'PL-400', 'messageId:');
     }
     expect(isUuid(42)).toBe(false);
     expect(isUuid(undefined)).toBe(false);
@@ -194,7 +181,7 @@ describe('uuid', () => {
     const typed: Uuid = value;
     expect(typed).toBe(UUID_A);
     expect(parseUuid(UUID_A)).toBe(UUID_A);
-    expectError(
+    expectEnablementError(
       () => assertUuid('nope', 'requestId'),
       'PL-400',
       'requestId: expected a lowercase RFC 9562 UUID',
@@ -216,15 +203,15 @@ describe('sandboxId', () => {
     expect(sandboxId('sb-Abc_DEF-9')).toBe('sb-Abc_DEF-9');
     const longest = `sb-${'x'.repeat(MAX_SANDBOX_ID_LENGTH - 3)}`;
     expect(sandboxId(longest)).toBe(longest);
-    expectError(() => sandboxId(`${longest}x`), 'PL-400', 'longer than 128');
+    expectEnablementError(() => sandboxId(`${longest}x`), 'PL-400', 'longer than 128');
   });
 
   it('rejects a missing prefix, an empty tail, separators, wildcards and non-strings', () => {
-    expectError(() => sandboxId('1234'), 'PL-400', "starting with 'sb-'");
-    expectError(() => sandboxId('SB-1'), 'PL-400', "starting with 'sb-'");
-    expectError(() => sandboxId(undefined, 'spawn.id'), 'PL-400', 'spawn.id:');
+    expectEnablementError(() => sandboxId('1234'), 'PL-400', "starting with 'sb-'");
+    expectEnablementError(() => sandboxId('SB-1'), 'PL-400', "starting with 'sb-'");
+    expectEnablementError(() => sandboxId(undefined, 'spawn.id'), 'PL-400', 'spawn.id:');
     for (const bad of ['sb-', 'sb-a:b', 'sb-a.b', 'sb-*', 'sb->', 'sb-a b', 'sb-é']) {
-      expectError(() => sandboxId(bad), 'PL-400', 'expected one or more');
+      expectEnablementError(() => sandboxId(bad), 'PL-400', 'expected one or more');
       expect(isSandboxId(bad)).toBe(false);
     }
   });
@@ -308,7 +295,11 @@ describe('ResourceId URIs (spec §6.5)', () => {
       ['metering', `subscription:${UUID_A}`],
     ];
     for (const [product, id] of collisions) {
-      expectError(() => resourceIdToUri({ kind: 'custom', product, id }), 'PL-400', 'cannot start with');
+      expectEnablementError(
+        () => resourceIdToUri({ kind: 'custom', product, id }),
+        'PL-400',
+        'cannot start with',
+      );
       expect(isResourceId({ kind: 'custom', product, id })).toBe(false);
     }
   });
@@ -327,36 +318,48 @@ describe('ResourceId URIs (spec §6.5)', () => {
   });
 
   it('parses built-in prefixes strictly: a bad id is an error, never a custom resource', () => {
-    expectError(() => resourceIdFromUri('messaging:message:not-a-uuid'), 'PL-400', 'lowercase RFC 9562 UUID');
-    expectError(() => resourceIdFromUri(`oversight:request:${UUID_A.toUpperCase()}`), 'PL-400', 'UUID');
-    expectError(() => resourceIdFromUri(`metering:subscription:${UUID_A}:extra`), 'PL-400', 'UUID');
-    expectError(() => resourceIdFromUri('messaging:channel:'), 'PL-400', 'UUID');
-    expectError(() => resourceIdFromUri('runtime:sandbox:'), 'PL-400', 'sandbox id');
-    expectError(() => resourceIdFromUri('runtime:sandbox:42'), 'PL-400', 'sandbox id');
-    expectError(() => resourceIdFromUri('runtime:sandbox:sb-1:2'), 'PL-400', 'sandbox id');
+    expectEnablementError(
+      () => resourceIdFromUri('messaging:message:not-a-uuid'),
+      'PL-400',
+      'lowercase RFC 9562 UUID',
+    );
+    expectEnablementError(
+      () => resourceIdFromUri(`oversight:request:${UUID_A.toUpperCase()}`),
+      'PL-400',
+      'UUID',
+    );
+    expectEnablementError(() => resourceIdFromUri(`metering:subscription:${UUID_A}:extra`), 'PL-400', 'UUID');
+    expectEnablementError(() => resourceIdFromUri('messaging:channel:'), 'PL-400', 'UUID');
+    expectEnablementError(() => resourceIdFromUri('runtime:sandbox:'), 'PL-400', 'sandbox id');
+    expectEnablementError(() => resourceIdFromUri('runtime:sandbox:42'), 'PL-400', 'sandbox id');
+    expectEnablementError(() => resourceIdFromUri('runtime:sandbox:sb-1:2'), 'PL-400', 'sandbox id');
   });
 
   it('rejects malformed custom URIs with a reason naming the part', () => {
-    expectError(() => resourceIdFromUri('no-colon'), 'PL-400', "expected '<product>:<id>'");
-    expectError(() => resourceIdFromUri(':id'), 'PL-400', 'resource.product');
-    expectError(() => resourceIdFromUri('Net:x'), 'PL-400', 'resource.product');
-    expectError(() => resourceIdFromUri('1net:x'), 'PL-400', 'resource.product');
-    expectError(() => resourceIdFromUri('net:'), 'PL-400', 'resource.id');
-    expectError(() => resourceIdFromUri('net:a b'), 'PL-400', 'resource.id');
-    expectError(() => resourceIdFromUri('net:a*'), 'PL-400', 'resource.id');
-    expectError(() => resourceIdFromUri('net:\u00e9'), 'PL-400', 'resource.id');
-    expectError(
+    expectEnablementError(() => resourceIdFromUri('no-colon'), 'PL-400', "expected '<product>:<id>'");
+    expectEnablementError(() => resourceIdFromUri(':id'), 'PL-400', 'resource.product');
+    expectEnablementError(() => resourceIdFromUri('Net:x'), 'PL-400', 'resource.product');
+    expectEnablementError(() => resourceIdFromUri('1net:x'), 'PL-400', 'resource.product');
+    expectEnablementError(() => resourceIdFromUri('net:'), 'PL-400', 'resource.id');
+    expectEnablementError(() => resourceIdFromUri('net:a b'), 'PL-400', 'resource.id');
+    expectEnablementError(() => resourceIdFromUri('net:a*'), 'PL-400', 'resource.id');
+    expectEnablementError(() => resourceIdFromUri('net:\u00e9'), 'PL-400', 'resource.id');
+    expectEnablementError(
       () => resourceIdFromUri(`${'p'.repeat(MAX_CUSTOM_PRODUCT_LENGTH + 1)}:x`),
       'PL-400',
       'product',
     );
-    expectError(
+    expectEnablementError(
       () => resourceIdFromUri(`p:${'x'.repeat(MAX_CUSTOM_ID_LENGTH + 1)}`),
       'PL-400',
       'resource.id',
     );
     expect(resourceIdFromUri(`p:${'x'.repeat(MAX_CUSTOM_ID_LENGTH)}`).kind).toBe('custom');
-    expectError(() => resourceIdFromUri(42, 'target'), 'PL-400', 'target: expected a resource URI string');
+    expectEnablementError(
+      () => resourceIdFromUri(42, 'target'),
+      'PL-400',
+      'target: expected a resource URI string',
+    );
   });
 
   it('validates every field of a ResourceId before printing it', () => {
@@ -373,10 +376,10 @@ describe('ResourceId URIs (spec §6.5)', () => {
       { kind: 'custom', product: 'net:x', id: 'y' },
     ];
     for (const value of hostile) {
-      expectError(() => resourceIdToUri(value as unknown as ResourceId));
+      expectEnablementError(() => resourceIdToUri(value as unknown as ResourceId), 'PL-400');
       expect(isResourceId(value)).toBe(false);
     }
-    expectError(
+    expectEnablementError(
       () => resourceIdToUri({ kind: 'channel', id: 'x' } as unknown as ResourceId, 'grant.resource'),
       'PL-400',
       'grant.resource.id',

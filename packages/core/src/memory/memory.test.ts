@@ -1,7 +1,6 @@
-import { FakeClock } from '@creto/testing';
+import { expectEnablementRejection, FakeClock } from '@creto/testing';
 import { describe, expect, it } from 'vitest';
 import { nobleCryptoProvider } from '../crypto/noble.js';
-import { EnablementError } from '../errors/enablement-error.js';
 import { AgentIdentity } from '../identity/agent-identity.js';
 import { createAgentMemory, DEFAULT_MEMORY_LIMITS } from './memory.js';
 
@@ -9,15 +8,6 @@ const key = (n: number) => nobleCryptoProvider.ed25519.publicKey(new Uint8Array(
 const ALICE = AgentIdentity.fromPublicKeys('agent', key(1));
 const BOB = AgentIdentity.fromPublicKeys('agent', key(2)).nhi;
 const SB = 'sb-0001';
-
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-  } catch (error) {
-    return EnablementError.is(error) ? error.code : `not an EnablementError: ${String(error)}`;
-  }
-  return undefined;
-}
 
 describe('createAgentMemory: context', () => {
   it('stores and returns copies, with the clock time', async () => {
@@ -59,13 +49,13 @@ describe('createAgentMemory: context', () => {
   it('rejects oversized and malformed input with PL-400 and keeps what it had', async () => {
     const memory = createAgentMemory({ clock: new FakeClock(), maxValueBytes: 8, maxKeyLength: 4 });
     await memory.storeContext(ALICE, 'k', 'keep');
-    expect(await codeOf(memory.storeContext(ALICE, 'k', new Uint8Array(9)))).toBe('PL-400');
-    expect(await codeOf(memory.storeContext(ALICE, 'k', 'ééééé'))).toBe('PL-400'); // 10 UTF-8 bytes
-    expect(await codeOf(memory.storeContext(ALICE, 'toolong', 'x'))).toBe('PL-400');
-    expect(await codeOf(memory.storeContext(ALICE, '', 'x'))).toBe('PL-400');
-    expect(await codeOf(memory.storeContext(ALICE, 'k', 42 as unknown as string))).toBe('PL-400');
-    expect(await codeOf(memory.storeContext('agent:nhi:ed25519:nope', 'k', 'x'))).toBe('PL-400');
-    expect(await codeOf(memory.getContext(7 as unknown as string, 'k'))).toBe('PL-400');
+    await expectEnablementRejection(memory.storeContext(ALICE, 'k', new Uint8Array(9)), 'PL-400');
+    await expectEnablementRejection(memory.storeContext(ALICE, 'k', 'ééééé'), 'PL-400'); // 10 UTF-8 bytes
+    await expectEnablementRejection(memory.storeContext(ALICE, 'toolong', 'x'), 'PL-400');
+    await expectEnablementRejection(memory.storeContext(ALICE, '', 'x'), 'PL-400');
+    await expectEnablementRejection(memory.storeContext(ALICE, 'k', 42 as unknown as string), 'PL-400');
+    await expectEnablementRejection(memory.storeContext('agent:nhi:ed25519:nope', 'k', 'x'), 'PL-400');
+    await expectEnablementRejection(memory.getContext(7 as unknown as string, 'k'), 'PL-400');
     expect((await memory.getContext(ALICE, 'k'))?.value).toBe('keep');
   });
 
@@ -73,7 +63,7 @@ describe('createAgentMemory: context', () => {
     const memory = createAgentMemory({ clock: new FakeClock(), maxContextEntriesPerAgent: 2 });
     await memory.storeContext(ALICE, 'a', 'x');
     await memory.storeContext(ALICE, 'b', 'x');
-    expect(await codeOf(memory.storeContext(ALICE, 'c', 'x'))).toBe('PL-409');
+    await expectEnablementRejection(memory.storeContext(ALICE, 'c', 'x'), 'PL-409');
     await memory.storeContext(ALICE, 'b', 'y'); // replacing is fine
     await memory.storeContext(BOB, 'c', 'x'); // another agent has its own bound
   });
@@ -81,9 +71,9 @@ describe('createAgentMemory: context', () => {
   it('bounds the number of agents with PL-409 and does not leak a failed new agent', async () => {
     const memory = createAgentMemory({ clock: new FakeClock(), maxAgents: 1, maxValueBytes: 4 });
     await memory.storeContext(ALICE, 'a', 'x');
-    expect(await codeOf(memory.storeContext(BOB, 'a', 'x'))).toBe('PL-409');
+    await expectEnablementRejection(memory.storeContext(BOB, 'a', 'x'), 'PL-409');
     await memory.forgetAgent(ALICE);
-    expect(await codeOf(memory.storeContext(BOB, 'a', 'too long'))).toBe('PL-400');
+    await expectEnablementRejection(memory.storeContext(BOB, 'a', 'too long'), 'PL-400');
     expect(memory.agentCount).toBe(0);
   });
 });
@@ -127,7 +117,7 @@ describe('createAgentMemory: reasoning', () => {
     expect(usage.bytes).toBeLessThanOrEqual(100);
     expect(usage.reasoningEntries).toBe(6); // the two oldest went
     // Context cannot be evicted: a store that cannot fit even without reasoning is refused, intact.
-    expect(await codeOf(memory.storeContext(ALICE, 'big', new Uint8Array(80)))).toBe('PL-409');
+    await expectEnablementRejection(memory.storeContext(ALICE, 'big', new Uint8Array(80)), 'PL-409');
     expect((await memory.usage(ALICE)).reasoningEntries).toBe(6);
     // A reasoning record evicts older reasoning to fit.
     await memory.recordReasoning(ALICE, 'x'.repeat(60), { action: 'a' });
@@ -138,20 +128,20 @@ describe('createAgentMemory: reasoning', () => {
   it('enforces the engine-wide byte budget', async () => {
     const memory = createAgentMemory({ clock: new FakeClock(), maxTotalBytes: 50 });
     await memory.storeContext(ALICE, 'a', new Uint8Array(40));
-    expect(await codeOf(memory.storeContext(BOB, 'a', new Uint8Array(20)))).toBe('PL-409');
+    await expectEnablementRejection(memory.storeContext(BOB, 'a', new Uint8Array(20)), 'PL-409');
     expect(memory.totalBytes).toBe(40);
     expect(memory.agentCount).toBe(1);
   });
 
   it('rejects oversized text, bad actions and bad limits with PL-400', async () => {
     const memory = createAgentMemory({ clock: new FakeClock(), maxReasoningBytes: 4, maxActionLength: 3 });
-    expect(await codeOf(memory.recordReasoning(ALICE, 'hello', { action: 'a' }))).toBe('PL-400');
-    expect(await codeOf(memory.recordReasoning(ALICE, 'hi', { action: 'long' }))).toBe('PL-400');
-    expect(await codeOf(memory.recordReasoning(ALICE, 'hi', { action: '' }))).toBe('PL-400');
-    expect(await codeOf(memory.recordReasoning(ALICE, 'hi', null as never))).toBe('PL-400');
-    expect(await codeOf(memory.recordReasoning(ALICE, 5 as never, { action: 'a' }))).toBe('PL-400');
+    await expectEnablementRejection(memory.recordReasoning(ALICE, 'hello', { action: 'a' }), 'PL-400');
+    await expectEnablementRejection(memory.recordReasoning(ALICE, 'hi', { action: 'long' }), 'PL-400');
+    await expectEnablementRejection(memory.recordReasoning(ALICE, 'hi', { action: '' }), 'PL-400');
+    await expectEnablementRejection(memory.recordReasoning(ALICE, 'hi', null as never), 'PL-400');
+    await expectEnablementRejection(memory.recordReasoning(ALICE, 5 as never, { action: 'a' }), 'PL-400');
     for (const limit of [0, -1, 1.5, Number.NaN]) {
-      expect(await codeOf(memory.fetchReasoningContext(ALICE, 'a', limit))).toBe('PL-400');
+      await expectEnablementRejection(memory.fetchReasoningContext(ALICE, 'a', limit), 'PL-400');
     }
     expect(memory.agentCount).toBe(0);
   });
@@ -181,11 +171,14 @@ describe('createAgentMemory: checkpoints', () => {
       maxCheckpointBytes: 4,
       maxCheckpointsPerAgent: 1,
     });
-    expect(await codeOf(memory.storeCheckpoint(ALICE, SB, new Uint8Array(5)))).toBe('PL-400');
-    expect(await codeOf(memory.storeCheckpoint(ALICE, 'not-a-sandbox', new Uint8Array(1)))).toBe('PL-400');
-    expect(await codeOf(memory.storeCheckpoint(ALICE, SB, [1] as never))).toBe('PL-400');
+    await expectEnablementRejection(memory.storeCheckpoint(ALICE, SB, new Uint8Array(5)), 'PL-400');
+    await expectEnablementRejection(
+      memory.storeCheckpoint(ALICE, 'not-a-sandbox', new Uint8Array(1)),
+      'PL-400',
+    );
+    await expectEnablementRejection(memory.storeCheckpoint(ALICE, SB, [1] as never), 'PL-400');
     await memory.storeCheckpoint(ALICE, SB, new Uint8Array(4));
-    expect(await codeOf(memory.storeCheckpoint(ALICE, 'sb-0002', new Uint8Array(1)))).toBe('PL-409');
+    await expectEnablementRejection(memory.storeCheckpoint(ALICE, 'sb-0002', new Uint8Array(1)), 'PL-409');
   });
 });
 

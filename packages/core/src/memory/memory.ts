@@ -4,8 +4,8 @@ import { EnablementError } from '../errors/enablement-error.js';
 import { AgentIdentity } from '../identity/agent-identity.js';
 import { parseNhi } from '../identity/nhi.js';
 import { sandboxId as parseSandboxId, type SandboxId } from '../ids/sandbox-id.js';
+import { clockSchema, parseOptions } from '../options/options.js';
 import { type Clock, type ConsensusTimestamp, systemClock } from '../time/clock.js';
-import { decodeWire } from '../wire/errors.js';
 
 /** A stored context value: bytes (copied in and out) or text. */
 export type ContextValue = Uint8Array | string;
@@ -212,16 +212,7 @@ const bound = (max: number) => z.number().int().min(1).max(max).optional();
 const GiB = 1024 * 1024 * 1024;
 
 const optionsSchema = z.strictObject({
-  clock: z
-    .custom<Clock>(
-      (v) =>
-        typeof v === 'object' &&
-        v !== null &&
-        typeof (v as Clock).now === 'function' &&
-        typeof (v as Clock).schedule === 'function',
-      { error: 'expected a Clock' },
-    )
-    .optional(),
+  clock: clockSchema.optional(),
   maxAgents: bound(10_000_000),
   maxContextEntriesPerAgent: bound(1_000_000),
   maxKeyLength: bound(4096),
@@ -284,10 +275,7 @@ function copyValue(value: ContextValue): ContextValue {
  * ```
  */
 export function createAgentMemory(options: AgentMemoryOptions = {}): AgentMemory {
-  const parsed = decodeWire(optionsSchema, options, {
-    contract: 'createAgentMemory options',
-    code: 'PL-400',
-  });
+  const parsed = parseOptions(optionsSchema, options, 'createAgentMemory');
   const { clock: clockOption, ...overrides } = parsed;
   const clock = clockOption ?? systemClock;
   const limits: MemoryLimits = Object.freeze({ ...DEFAULT_MEMORY_LIMITS, ...stripUndefined(overrides) });

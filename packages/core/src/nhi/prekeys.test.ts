@@ -1,8 +1,8 @@
-import { FakeClock } from '@creto/testing';
+import { expectEnablementRejection, FakeClock } from '@creto/testing';
 import { describe, expect, it } from 'vitest';
 import { nobleCryptoProvider as provider } from '../crypto/noble.js';
 import { bytesToUtf8 } from '../encoding/bytes.js';
-import { EnablementError } from '../errors/enablement-error.js';
+import type { EnablementError } from '../errors/enablement-error.js';
 import { AgentKeyPair } from '../identity/key-pair.js';
 import {
   isSmallOrderX25519,
@@ -57,15 +57,6 @@ async function setup(options: NhiRegistryOptions = {}) {
   await nhi.register({ identity: BOB.identity });
   await nhi.register({ identity: MALLORY.identity });
   return nhi;
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-  } catch (error) {
-    return EnablementError.is(error) ? error.code : `not an EnablementError: ${String(error)}`;
-  }
-  return undefined;
 }
 
 const ids = (n: number, from = 1) => Array.from({ length: n }, (_, i) => from + i);
@@ -221,23 +212,33 @@ describe('prekey directory', () => {
     await nhi.publishPrekeys(BOB.identity, upload);
     const bundle = await nhi.getKeyBundle(BOB.identity);
     const consumed = bundle.oneTimePrekey as SignedPrekey;
-    expect(await codeOf(nhi.publishPrekeys(BOB.identity, { oneTimePrekeys: [consumed] }))).toBe('PL-409');
+    await expectEnablementRejection(
+      nhi.publishPrekeys(BOB.identity, { oneTimePrekeys: [consumed] }),
+      'PL-409',
+    );
     // A pending id, and a replayed (older) signed prekey: a rotation rollback.
-    expect(await codeOf(nhi.publishPrekeys(BOB.identity, { oneTimePrekeys: oneTime([3]) }))).toBe('PL-409');
+    await expectEnablementRejection(
+      nhi.publishPrekeys(BOB.identity, { oneTimePrekeys: oneTime([3]) }),
+      'PL-409',
+    );
     const rotated = sign('x25519-signed', 10, x25519Key(201));
     await nhi.publishPrekeys(BOB.identity, { signedPrekey: rotated });
-    expect(
-      await codeOf(nhi.publishPrekeys(BOB.identity, { signedPrekey: upload.signedPrekey as SignedPrekey })),
-    ).toBe('PL-409');
-    expect(await codeOf(nhi.publishPrekeys(BOB.identity, { oneTimeKemPrekeys: oneTimeKem([2]) }))).toBe(
+    await expectEnablementRejection(
+      nhi.publishPrekeys(BOB.identity, { signedPrekey: upload.signedPrekey as SignedPrekey }),
+      'PL-409',
+    );
+    await expectEnablementRejection(
+      nhi.publishPrekeys(BOB.identity, { oneTimeKemPrekeys: oneTimeKem([2]) }),
       'PL-409',
     );
     // Duplicate ids inside one upload.
-    expect(await codeOf(nhi.publishPrekeys(BOB.identity, { oneTimePrekeys: oneTime([20, 20]) }))).toBe(
+    await expectEnablementRejection(
+      nhi.publishPrekeys(BOB.identity, { oneTimePrekeys: oneTime([20, 20]) }),
       'PL-400',
     );
     // A mixed upload whose one bad id is a replay stores nothing at all.
-    expect(await codeOf(nhi.publishPrekeys(BOB.identity, { oneTimePrekeys: oneTime([30, 2]) }))).toBe(
+    await expectEnablementRejection(
+      nhi.publishPrekeys(BOB.identity, { oneTimePrekeys: oneTime([30, 2]) }),
       'PL-409',
     );
     expect(await nhi.prekeyCounts(BOB.identity)).toMatchObject({ oneTimePrekeys: 2, oneTimeKemPrekeys: 1 });
@@ -249,25 +250,39 @@ describe('prekey directory', () => {
     const nhi = await setup();
     const good = fullUpload([1, 2], [1]);
     const forged = sign('x25519-one-time', 3, x25519Key(3), MALLORY); // Mallory signs for Bob
-    expect(
-      await codeOf(
-        nhi.publishPrekeys(BOB.identity, { ...good, oneTimePrekeys: [...oneTime([1, 2]), forged] }),
-      ),
-    ).toBe('PL-401');
+    await expectEnablementRejection(
+      nhi.publishPrekeys(BOB.identity, { ...good, oneTimePrekeys: [...oneTime([1, 2]), forged] }),
+      'PL-401',
+    );
     const unsigned = { id: 4, publicKey: x25519Key(4) } as SignedPrekey;
-    expect(await codeOf(nhi.publishPrekeys(BOB.identity, { oneTimePrekeys: [unsigned] }))).toBe('PL-400');
+    await expectEnablementRejection(
+      nhi.publishPrekeys(BOB.identity, { oneTimePrekeys: [unsigned] }),
+      'PL-400',
+    );
     const shortSig = { ...oneTime([5])[0], signature: new Uint8Array(63) } as SignedPrekey;
-    expect(await codeOf(nhi.publishPrekeys(BOB.identity, { oneTimePrekeys: [shortSig] }))).toBe('PL-400');
+    await expectEnablementRejection(
+      nhi.publishPrekeys(BOB.identity, { oneTimePrekeys: [shortSig] }),
+      'PL-400',
+    );
     const zeroSig = { ...oneTime([5])[0], signature: new Uint8Array(64) } as SignedPrekey;
-    expect(await codeOf(nhi.publishPrekeys(BOB.identity, { oneTimePrekeys: [zeroSig] }))).toBe('PL-401');
+    await expectEnablementRejection(
+      nhi.publishPrekeys(BOB.identity, { oneTimePrekeys: [zeroSig] }),
+      'PL-401',
+    );
     // A one-time key offered as the signed prekey: the kind is signed, so it does not verify.
     const reslotted = oneTime([6])[0] as SignedPrekey;
-    expect(await codeOf(nhi.publishPrekeys(BOB.identity, { signedPrekey: reslotted }))).toBe('PL-401');
+    await expectEnablementRejection(nhi.publishPrekeys(BOB.identity, { signedPrekey: reslotted }), 'PL-401');
     // A key swapped under a valid signature.
     const swapped = { ...(good.lastResortKemPrekey as SignedPrekey), publicKey: kemKey(5) };
-    expect(await codeOf(nhi.publishPrekeys(BOB.identity, { lastResortKemPrekey: swapped }))).toBe('PL-401');
-    expect(await codeOf(nhi.publishPrekeys(BOB.identity, { oneTimePrekeys: 'x' as never }))).toBe('PL-400');
-    expect(await codeOf(nhi.publishPrekeys(BOB.identity, null as never))).toBe('PL-400');
+    await expectEnablementRejection(
+      nhi.publishPrekeys(BOB.identity, { lastResortKemPrekey: swapped }),
+      'PL-401',
+    );
+    await expectEnablementRejection(
+      nhi.publishPrekeys(BOB.identity, { oneTimePrekeys: 'x' as never }),
+      'PL-400',
+    );
+    await expectEnablementRejection(nhi.publishPrekeys(BOB.identity, null as never), 'PL-400');
     expect(await nhi.prekeyCounts(BOB.identity)).toEqual({
       oneTimePrekeys: 0,
       oneTimeKemPrekeys: 0,
@@ -280,25 +295,30 @@ describe('prekey directory', () => {
 
   it('refuses unknown, revoked and bundle-less owners', async () => {
     const nhi = await setup();
-    expect(await codeOf(nhi.getKeyBundle(STRANGER.identity))).toBe('PL-404');
-    expect(await codeOf(nhi.publishPrekeys(STRANGER.identity, fullUpload([1], [1])))).toBe('PL-404');
-    expect(await codeOf(nhi.getKeyBundle(BOB.identity))).toBe('PL-404'); // nothing published yet
+    await expectEnablementRejection(nhi.getKeyBundle(STRANGER.identity), 'PL-404');
+    await expectEnablementRejection(nhi.publishPrekeys(STRANGER.identity, fullUpload([1], [1])), 'PL-404');
+    await expectEnablementRejection(nhi.getKeyBundle(BOB.identity), 'PL-404'); // nothing published yet
     await nhi.publishPrekeys(BOB.identity, { oneTimePrekeys: oneTime([1]) });
-    expect(await codeOf(nhi.getKeyBundle(BOB.identity))).toBe('PL-404'); // no signed prekey yet
-    expect(await codeOf(nhi.getKeyBundle('agent:nhi:ed25519:bogus'))).toBe('PL-400');
+    await expectEnablementRejection(nhi.getKeyBundle(BOB.identity), 'PL-404'); // no signed prekey yet
+    await expectEnablementRejection(nhi.getKeyBundle('agent:nhi:ed25519:bogus'), 'PL-400');
     await nhi.publishPrekeys(BOB.identity, fullUpload([2], [1]));
     await nhi.revoke(BOB.identity);
-    expect(await codeOf(nhi.getKeyBundle(BOB.identity))).toBe('PL-410');
-    expect(await codeOf(nhi.publishPrekeys(BOB.identity, { oneTimePrekeys: oneTime([9]) }))).toBe('PL-410');
+    await expectEnablementRejection(nhi.getKeyBundle(BOB.identity), 'PL-410');
+    await expectEnablementRejection(
+      nhi.publishPrekeys(BOB.identity, { oneTimePrekeys: oneTime([9]) }),
+      'PL-410',
+    );
   });
 
   it('bounds per-owner and directory storage', async () => {
     const nhi = await setup({ maxOneTimePrekeys: 5 });
-    expect(await codeOf(nhi.publishPrekeys(BOB.identity, { oneTimePrekeys: oneTime(ids(6)) }))).toBe(
+    await expectEnablementRejection(
+      nhi.publishPrekeys(BOB.identity, { oneTimePrekeys: oneTime(ids(6)) }),
       'PL-400',
     );
     await nhi.publishPrekeys(BOB.identity, { oneTimePrekeys: oneTime(ids(4)) });
-    expect(await codeOf(nhi.publishPrekeys(BOB.identity, { oneTimePrekeys: oneTime([5, 6]) }))).toBe(
+    await expectEnablementRejection(
+      nhi.publishPrekeys(BOB.identity, { oneTimePrekeys: oneTime([5, 6]) }),
       'PL-409',
     );
     await nhi.publishPrekeys(BOB.identity, { oneTimePrekeys: oneTime([5]) });
@@ -309,7 +329,10 @@ describe('prekey directory', () => {
       lastResortKemPrekey: sign('ml-kem-768-last-resort', 1, kemKey(1)),
     });
     const second = sign('ml-kem-768-one-time', 2, kemKey(2));
-    expect(await codeOf(tiny.publishPrekeys(BOB.identity, { oneTimeKemPrekeys: [second] }))).toBe('PL-409');
+    await expectEnablementRejection(
+      tiny.publishPrekeys(BOB.identity, { oneTimeKemPrekeys: [second] }),
+      'PL-409',
+    );
     // Replacing the last-resort key frees the old one's bytes, so a rotation still fits.
     await tiny.publishPrekeys(BOB.identity, {
       lastResortKemPrekey: sign('ml-kem-768-last-resort', 3, kemKey(3)),

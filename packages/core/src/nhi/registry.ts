@@ -16,8 +16,8 @@ import { EnablementError } from '../errors/enablement-error.js';
 import { AgentIdentity } from '../identity/agent-identity.js';
 import { parseNhi } from '../identity/nhi.js';
 import { sandboxId as parseSandboxId, type SandboxId } from '../ids/sandbox-id.js';
+import { clockSchema, cryptoProviderSchema, parseOptions } from '../options/options.js';
 import { type Clock, type ConsensusTimestamp, systemClock } from '../time/clock.js';
-import { decodeWire } from '../wire/errors.js';
 import {
   DEFAULT_MAX_ONE_TIME_PREKEYS,
   DEFAULT_MAX_PREKEY_DIRECTORY_BYTES,
@@ -198,22 +198,8 @@ export const MAX_REVOCATION_LISTENERS = 1024;
 const MAX_REASON_LENGTH = 256;
 
 const optionsSchema = z.strictObject({
-  clock: z
-    .custom<Clock>(
-      (v) =>
-        typeof v === 'object' &&
-        v !== null &&
-        typeof (v as Clock).now === 'function' &&
-        typeof (v as Clock).schedule === 'function',
-      { error: 'expected a Clock' },
-    )
-    .optional(),
-  provider: z
-    .custom<CryptoProvider>(
-      (v) => typeof v === 'object' && v !== null && typeof (v as CryptoProvider).ed25519 === 'object',
-      { error: 'expected a CryptoProvider' },
-    )
-    .optional(),
+  clock: clockSchema.optional(),
+  provider: cryptoProviderSchema.optional(),
   maxPrincipals: z.number().int().min(1).max(10_000_000).optional(),
   maxRevocations: z.number().int().min(1).max(MAX_REVOCATION_LIST_ENTRIES).optional(),
   maxSandboxBindings: z.number().int().min(1).max(10_000_000).optional(),
@@ -273,10 +259,7 @@ function rethrowLater(error: unknown): void {
  * ```
  */
 export function createNhiRegistry(options: NhiRegistryOptions = {}): NhiRegistry {
-  const parsed = decodeWire(optionsSchema, options, {
-    contract: 'createNhiRegistry options',
-    code: 'PL-400',
-  });
+  const parsed = parseOptions(optionsSchema, options, 'createNhiRegistry');
   const clock = parsed.clock ?? systemClock;
   const provider = parsed.provider ?? nobleCryptoProvider;
   const maxPrincipals = parsed.maxPrincipals ?? DEFAULT_MAX_PRINCIPALS;

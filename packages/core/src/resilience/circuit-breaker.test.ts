@@ -1,4 +1,4 @@
-import { FakeClock } from '@creto/testing';
+import { expectEnablementRejection, FakeClock } from '@creto/testing';
 import { describe, expect, it } from 'vitest';
 import { EnablementError } from '../errors/enablement-error.js';
 import {
@@ -30,16 +30,6 @@ function setup(options: Partial<CircuitBreakerOptions> = {}) {
 
 async function failTimes(breaker: { execute: (fn: () => Promise<string>) => Promise<string> }, n: number) {
   for (let i = 0; i < n; i++) await breaker.execute(fail).catch(() => {});
-}
-
-async function rejection(promise: Promise<unknown>): Promise<EnablementError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (EnablementError.is(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
 }
 
 /** A promise with its resolve and reject, to hold a call in flight. */
@@ -77,21 +67,21 @@ describe('circuit breaker: closed', () => {
     expect(breaker.state).toBe('open');
     expect(changes).toEqual([{ breaker: 'creto-audit', from: 'closed', to: 'open', at: 5_000_000n }]);
     let called = false;
-    const error = await rejection(
+    const error = await expectEnablementRejection(
       breaker.execute(async () => {
         called = true;
       }),
+      'PL-503',
     );
     expect(called).toBe(false);
     expect(error).toBeInstanceOf(CircuitOpenError);
-    expect(error.code).toBe('PL-503');
     expect(error.retryable).toBe(true);
     expect(error.retryAfterMs).toBe(10_000);
     expect(error.message).toContain('"creto-audit"');
     expect((error as CircuitOpenError).breaker).toBe('creto-audit');
     expect((error as CircuitOpenError).rejection).toBe('open');
     clock.advance(2_500);
-    expect((await rejection(breaker.execute(ok))).retryAfterMs).toBe(7_500);
+    expect((await expectEnablementRejection(breaker.execute(ok), 'PL-503')).retryAfterMs).toBe(7_500);
   });
 
   it('resets the count on success, and on errors that are not dependency failures', async () => {
@@ -161,10 +151,11 @@ describe('circuit breaker: half-open and the single trial', () => {
     });
     const rejected = await Promise.all(
       Array.from({ length: 10 }, () =>
-        rejection(
+        expectEnablementRejection(
           breaker.execute(async () => {
             calls++;
           }),
+          'PL-503',
         ),
       ),
     );
@@ -188,7 +179,7 @@ describe('circuit breaker: half-open and the single trial', () => {
     clock.advance(10_000);
     await breaker.execute(fail).catch(() => {});
     expect(breaker.state).toBe('open');
-    expect((await rejection(breaker.execute(ok))).retryAfterMs).toBe(10_000);
+    expect((await expectEnablementRejection(breaker.execute(ok), 'PL-503')).retryAfterMs).toBe(10_000);
     clock.advance(10_000);
     expect(await breaker.execute(ok)).toBe('ok');
     expect(transitions()).toEqual([

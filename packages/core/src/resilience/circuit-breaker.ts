@@ -1,5 +1,6 @@
 import { ERROR_CATALOGUE } from '../errors/catalogue.js';
 import { EnablementError } from '../errors/enablement-error.js';
+import { isClock } from '../options/options.js';
 import {
   type Clock,
   type ConsensusTimestamp,
@@ -211,7 +212,7 @@ class Breaker implements CircuitBreaker {
     }
     this.name = options.name;
     this.#clock = options.clock ?? systemClock;
-    if (typeof this.#clock?.now !== 'function') throw invalid('clock must implement Clock');
+    if (!isClock(this.#clock)) throw invalid('clock must implement Clock');
     const sampling = options.sampling;
     if (sampling !== undefined) {
       if (typeof sampling !== 'object' || sampling === null) throw invalid('sampling must be an object');

@@ -1,4 +1,4 @@
-import { FakeClock } from '@creto/testing';
+import { expectEnablementError, FakeClock } from '@creto/testing';
 import { describe, expect, it } from 'vitest';
 import { EnablementError } from '../errors/enablement-error.js';
 import type { LogFields, Logger } from '../telemetry/logger.js';
@@ -68,10 +68,6 @@ function memoryLogger() {
     child: (more) => make({ ...bindings, ...more }),
   });
   return { lines, logger: make({}) };
-}
-
-function expectPl400(fn: () => unknown, text: string) {
-  expect(fn).toThrow(expect.objectContaining({ code: 'PL-400', message: expect.stringContaining(text) }));
 }
 
 /** A promise that never settles: the coordinator that awaits it is "crashed". */
@@ -285,21 +281,23 @@ describe('createSaga: validation', () => {
   const ok: SagaOptions<Input> = { name: 's', steps: [{ name: 'a', run: () => null }] };
 
   it('rejects bad definitions with PL-400 naming the field', () => {
-    expectPl400(() => createSaga({ ...ok, name: '1bad' }), 'name');
-    expectPl400(() => createSaga({ ...ok, steps: [] }), 'steps');
-    expectPl400(
+    expectEnablementError(() => createSaga({ ...ok, name: '1bad' }), 'PL-400', 'name');
+    expectEnablementError(() => createSaga({ ...ok, steps: [] }), 'PL-400', 'steps');
+    expectEnablementError(
       () =>
         createSaga({
           ...ok,
           steps: Array.from({ length: 65 }, (_, i) => ({ name: `s${i}`, run: () => null })),
         }),
+      'PL-400',
       'steps',
     );
-    expectPl400(
+    expectEnablementError(
       () => createSaga({ ...ok, steps: [{ name: '__proto__', run: () => null }] }),
+      'PL-400',
       'steps[0].name',
     );
-    expectPl400(
+    expectEnablementError(
       () =>
         createSaga({
           ...ok,
@@ -308,23 +306,31 @@ describe('createSaga: validation', () => {
             { name: 'a', run: () => null },
           ],
         }),
+      'PL-400',
       "steps[1].name: duplicate step name 'a'",
     );
-    expectPl400(() => createSaga({ ...ok, steps: [{ name: 'a' } as never] }), 'steps[0].run');
-    expectPl400(
+    expectEnablementError(
+      () => createSaga({ ...ok, steps: [{ name: 'a' } as never] }),
+      'PL-400',
+      'steps[0].run',
+    );
+    expectEnablementError(
       () => createSaga({ ...ok, steps: [{ name: 'a', run: () => null, compensate: 1 } as never] }),
+      'PL-400',
       'steps[0].compensate',
     );
-    expectPl400(
+    expectEnablementError(
       () => createSaga({ ...ok, steps: [{ name: 'a', run: () => null, critical: 'no' } as never] }),
+      'PL-400',
       'steps[0].critical',
     );
-    expectPl400(
+    expectEnablementError(
       () => createSaga({ ...ok, steps: [{ name: 'a', run: () => null, idempotent: 1 } as never] }),
+      'PL-400',
       'steps[0].idempotent',
     );
-    expectPl400(() => createSaga({ ...ok, log: {} as SagaLog }), 'log');
-    expectPl400(() => createSaga({ ...ok, maxConcurrent: 0 }), 'maxConcurrent');
+    expectEnablementError(() => createSaga({ ...ok, log: {} as SagaLog }), 'PL-400', 'log');
+    expectEnablementError(() => createSaga({ ...ok, maxConcurrent: 0 }), 'PL-400', 'maxConcurrent');
   });
 
   it('rejects bad input, saga ids and trace contexts before anything runs', async () => {

@@ -2,6 +2,7 @@ import { context, type Span, type Tracer, trace } from '@opentelemetry/api';
 import { EnablementError } from '../errors/enablement-error.js';
 import type { RandomSource } from '../ids/random.js';
 import { newUuid } from '../ids/uuid.js';
+import { isClock } from '../options/options.js';
 import type { Logger } from '../telemetry/logger.js';
 import { noopLogger } from '../telemetry/logger.js';
 import { SPAN_NAMES, TRACE_ATTRIBUTES } from '../telemetry/names.js';
@@ -257,7 +258,7 @@ function validateOptions<I>(options: SagaOptions<I>): void {
   ) {
     throw invalid('log: expected a SagaLog with append and loadIncomplete');
   }
-  if (options.clock !== undefined && typeof options.clock?.now !== 'function') {
+  if (options.clock !== undefined && !isClock(options.clock)) {
     throw invalid('clock: expected a Clock');
   }
   if (

@@ -1,3 +1,4 @@
+import { expectEnablementError } from '@creto/testing';
 import { context, createNoopMeter, metrics, ROOT_CONTEXT, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
@@ -60,18 +61,6 @@ afterAll(async () => {
 });
 afterEach(() => spans.reset());
 
-const expectError = (fn: () => unknown, code: string, text?: string) => {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (error) {
-    thrown = error;
-  }
-  if (!EnablementError.is(thrown)) throw new Error(`expected an EnablementError, got ${String(thrown)}`);
-  expect(thrown.code).toBe(code);
-  if (text !== undefined) expect(thrown.message).toContain(text);
-};
-
 describe('formatRfc3339Micros', () => {
   it('formats the spec §10.3 example with six fractional digits, truncating nanoseconds', () => {
     expect(formatRfc3339Micros(1_766_745_000_123_456_789n)).toBe('2025-12-26T10:30:00.123456Z');
@@ -84,8 +73,8 @@ describe('formatRfc3339Micros', () => {
   it('covers the whole int64 range and rejects anything else with PL-400', () => {
     expect(formatRfc3339Micros(-(2n ** 63n))).toBe('1677-09-21T00:12:43.145224Z');
     expect(formatRfc3339Micros(2n ** 63n - 1n)).toBe('2262-04-11T23:47:16.854775Z');
-    expectError(() => formatRfc3339Micros(2n ** 63n), 'PL-400', 'int64');
-    expectError(() => formatRfc3339Micros(5 as unknown as bigint), 'PL-400', 'int64');
+    expectEnablementError(() => formatRfc3339Micros(2n ** 63n), 'PL-400', 'int64');
+    expectEnablementError(() => formatRfc3339Micros(5 as unknown as bigint), 'PL-400', 'int64');
   });
 
   it('property: agrees with Date#toISOString (used here only as an oracle) to the millisecond', () => {
@@ -229,7 +218,7 @@ describe('metrics of spec §10.2', () => {
     expect(secondsBetween(0n, 1_500_000_000n)).toBe(1.5);
     expect(secondsBetween(10n ** 18n, 10n ** 18n + 1n)).toBe(1e-9);
     expect(secondsBetween(5n, 5n)).toBe(0);
-    expectError(() => secondsBetween(2n, 1n), 'PL-400', 'end >= start');
+    expectEnablementError(() => secondsBetween(2n, 1n), 'PL-400', 'end >= start');
   });
 });
 
@@ -266,18 +255,18 @@ describe('W3C trace context', () => {
 
   it('validates carriers handed in by code with PL-400 naming the field', () => {
     expect(() => assertTraceContext({ traceparent: header, tracestate: 'congo=t61rcWkgMzE' })).not.toThrow();
-    expectError(() => assertTraceContext(null), 'PL-400', 'traceContext');
-    expectError(
+    expectEnablementError(() => assertTraceContext(null), 'PL-400', 'traceContext');
+    expectEnablementError(
       () => assertTraceContext({ traceparent: 'nope' }, 'opts.trace'),
       'PL-400',
       'opts.trace.traceparent',
     );
-    expectError(
+    expectEnablementError(
       () => assertTraceContext({ traceparent: header, tracestate: 'a'.repeat(513) }),
       'PL-400',
       'tracestate',
     );
-    expectError(
+    expectEnablementError(
       () => assertTraceContext({ traceparent: header, tracestate: 'a=\n' }),
       'PL-400',
       'tracestate',

@@ -1,4 +1,5 @@
 import { getEventListeners } from 'node:events';
+import { expectEnablementError } from '@creto/testing';
 import { describe, expect, it } from 'vitest';
 import { EnablementError } from '../errors/enablement-error.js';
 import {
@@ -12,20 +13,6 @@ import {
   sleep,
   systemClock,
 } from './index.js';
-
-/** Runs `fn`, expects an `EnablementError` with `code`, and returns it. */
-function expectError(fn: () => unknown, code = 'PL-400', text?: string): EnablementError {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (error) {
-    thrown = error;
-  }
-  if (!EnablementError.is(thrown)) throw new Error(`expected an EnablementError, got ${String(thrown)}`);
-  expect(thrown.code).toBe(code);
-  if (text !== undefined) expect(thrown.message).toContain(text);
-  return thrown;
-}
 
 /** Waits `ms` of real time (test scaffolding only). */
 const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -184,7 +171,7 @@ describe('nanosecond helpers', () => {
       1e303,
       '5' as unknown as number,
     ]) {
-      expectError(() => millisToNanos(bad), 'PL-400', 'finite number of milliseconds');
+      expectEnablementError(() => millisToNanos(bad), 'PL-400', 'finite number of milliseconds');
     }
   });
 

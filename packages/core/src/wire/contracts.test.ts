@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { expectEnablementError } from '@creto/testing';
 import * as ajvModule from 'ajv/dist/2020.js';
 import * as formatsModule from 'ajv-formats';
 import fc from 'fast-check';
@@ -98,20 +99,6 @@ function looseCodec(name: WireContractName): {
 /** What actually travels: JSON text, parsed back. */
 function viaJson<T>(value: T): unknown {
   return JSON.parse(JSON.stringify(value));
-}
-
-function expectError(fn: () => unknown, code: ErrorCode, fragment?: string | RegExp): EnablementError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(EnablementError.is(caught), `expected an EnablementError, got ${String(caught)}`).toBe(true);
-  const error = caught as EnablementError;
-  expect(error.code).toBe(code);
-  if (fragment !== undefined) expect(error.message).toMatch(fragment);
-  return error;
 }
 
 const sandboxEventWire = {
@@ -577,7 +564,11 @@ describe('contract tests: checked-in JSON Schema and codec agree', () => {
       public_key_ed25519: bytesToBase64url((edKeys[2] as { publicKey: Uint8Array }).publicKey),
     };
     expect(schemaAccepts('agent-identity', mismatched)).toBe(true);
-    expectError(() => decodeAgentIdentity(mismatched), 'PL-400', /does not match the key in the NHI/);
+    expectEnablementError(
+      () => decodeAgentIdentity(mismatched),
+      'PL-400',
+      /does not match the key in the NHI/,
+    );
     // A risk factor's byte size.
     const big = { name: 'x', severity: 'low', blob: 'y'.repeat(5000) };
     const json = {
@@ -596,25 +587,25 @@ describe('contract tests: checked-in JSON Schema and codec agree', () => {
 describe('decode/encode errors carry the product code and the failing path', () => {
   it('usage events → MT-400, wire paths on decode, TypeScript paths on encode', () => {
     const bad = { ...inferenceEventWire, properties: { ...inferenceEventWire.properties, cost_usd: '1e3' } };
-    expectError(
+    expectEnablementError(
       () => decodeRuntimeUsageEvent(bad),
       'MT-400',
       /^invalid RuntimeUsageEvent: properties\.cost_usd: /,
     );
-    expectError(() => decodeRuntimeUsageEvent(null), 'MT-400', /\(root\)/);
-    expectError(
+    expectEnablementError(() => decodeRuntimeUsageEvent(null), 'MT-400', /\(root\)/);
+    expectEnablementError(
       () => decodeRuntimeUsageEvent({ ...sandboxEventWire, delegation_chain: [AGENT, 'x'] }),
       'MT-400',
       /delegation_chain\[1\]/,
     );
-    expectError(
+    expectEnablementError(
       () => decodeRuntimeUsageEvent({ ...sandboxEventWire, event_type: 'x' }),
       'MT-400',
       /event_type/,
     );
     const event = inferenceEvent();
     const negative = { ...event, properties: { ...event.properties, costUsd: Decimal.parse('-1') } };
-    expectError(
+    expectEnablementError(
       () => encodeRuntimeUsageEvent(negative),
       'MT-400',
       /^cannot encode RuntimeUsageEvent: properties\.costUsd: /,
@@ -622,34 +613,34 @@ describe('decode/encode errors carry the product code and the failing path', () 
   });
 
   it('receipts → MS-400, oversight → OV-400, shared types → PL-400', () => {
-    expectError(
+    expectEnablementError(
       () => decodeDeliveryReceipt({ ...receiptWire, receipt_type: 'failed' }),
       'MS-400',
       /failure_reason/,
     );
-    expectError(
+    expectEnablementError(
       () => decodeOversightNotification({ ...notificationWire, channel_type: 'sms' }),
       'OV-400',
       /channel_type/,
     );
-    expectError(
+    expectEnablementError(
       () => decodeRuntimeOversightRequest({ ...requestWire, policy_id: '' }),
       'OV-400',
       /policy_id/,
     );
     const quorum = { tiers: [{ approvers: [HUMAN], quorum: 3, timeout_ms: 1 }], final_action: 'auto_deny' };
-    expectError(
+    expectEnablementError(
       () => decodeOversightRequirement(quorum),
       'OV-400',
       /tiers\[0\]\.quorum: quorum 3 exceeds the 1 approver/,
     );
-    expectError(() => decodeAgentIdentity({ nhi: AGENT }), 'PL-400', /public_key_ed25519/);
-    expectError(() => decodeEnablementError(nestErrors(17)), 'PL-400', /caused_by/);
+    expectEnablementError(() => decodeAgentIdentity({ nhi: AGENT }), 'PL-400', /public_key_ed25519/);
+    expectEnablementError(() => decodeEnablementError(nestErrors(17)), 'PL-400', /caused_by/);
     expect(decodeEnablementError(nestErrors(16))).toBeInstanceOf(EnablementError);
   });
 
   it('never leaks the SDK parsers’ placeholder field name into messages', () => {
-    const error = expectError(
+    const error = expectEnablementError(
       () =>
         decodeRuntimeUsageEvent({ ...sandboxEventWire, agent_nhi: `agent:nhi:ed25519:${'z'.repeat(44)}` }),
       'MT-400',
@@ -663,7 +654,7 @@ describe('hostile input', () => {
   it('rejects a million-entry delegation chain quickly, without checking each NHI', () => {
     const chain = new Array(1_000_000).fill('agent:nhi:ed25519:zzzz');
     const started = performance.now();
-    expectError(
+    expectEnablementError(
       () => decodeRuntimeUsageEvent({ ...sandboxEventWire, delegation_chain: chain }),
       'MT-400',
       /delegation_chain/,
@@ -672,27 +663,27 @@ describe('hostile input', () => {
   });
 
   it('rejects huge strings, deep parameters and prototype tricks', () => {
-    expectError(
+    expectEnablementError(
       () => decodeRuntimeUsageEvent({ ...sandboxEventWire, idempotency_key: 'k'.repeat(10_000_000) }),
       'MT-400',
       /idempotency_key/,
     );
     let deep: unknown = 1;
     for (let i = 0; i < 10_000; i++) deep = { a: deep };
-    expectError(
+    expectEnablementError(
       () => decodeRuntimeOversightRequest({ ...requestWire, action: { name: 'x', parameters: deep } }),
       'OV-400',
       /action\.parameters: JSON nested deeper than 16/,
     );
     const proto = JSON.parse(`{"__proto__": {"polluted": true}, ${JSON.stringify(receiptWire).slice(1)}`);
-    expectError(() => decodeDeliveryReceipt(proto), 'MS-400');
+    expectEnablementError(() => decodeDeliveryReceipt(proto), 'MS-400');
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-    expectError(() => decodeRuntimeUsageEvent('{"event_id": 1}'), 'MT-400');
-    expectError(() => decodeRuntimeUsageEvent(undefined), 'MT-400');
+    expectEnablementError(() => decodeRuntimeUsageEvent('{"event_id": 1}'), 'MT-400');
+    expectEnablementError(() => decodeRuntimeUsageEvent(undefined), 'MT-400');
   });
 
   it('rejects lone surrogates that RFC 8785 could not sign', () => {
-    expectError(
+    expectEnablementError(
       () => decodeDeliveryReceipt({ ...failedReceiptWire, failure_reason: 'bad \uD800 text' }),
       'MS-400',
       /failure_reason/,
@@ -741,9 +732,13 @@ describe('signing bytes', () => {
   });
 
   it('reject invalid events with MT-400 and invalid receipts with MS-400', () => {
-    expectError(() => usageEventSigningBytes({ ...event, idempotencyKey: '' }), 'MT-400', /idempotencyKey/);
-    expectError(() => usageEventSigningBytes(null as never), 'MT-400');
-    expectError(
+    expectEnablementError(
+      () => usageEventSigningBytes({ ...event, idempotencyKey: '' }),
+      'MT-400',
+      /idempotencyKey/,
+    );
+    expectEnablementError(() => usageEventSigningBytes(null as never), 'MT-400');
+    expectEnablementError(
       () => deliveryReceiptSigningBytes({ ...decodeDeliveryReceipt(receiptWire), recipientNhi: 'x' }),
       'MS-400',
     );
@@ -788,7 +783,7 @@ describe('signing bytes', () => {
   });
 
   it('wireSignatureScheme rejects other lengths', () => {
-    expectError(() => wireSignatureScheme(new Uint8Array(64)), 'PL-400', /got 64/);
+    expectEnablementError(() => wireSignatureScheme(new Uint8Array(64)), 'PL-400', /got 64/);
   });
 });
 
@@ -799,8 +794,8 @@ describe('subjects', () => {
     expect(SUBJECTS.oversightNotifications).toBe('oversight.notifications.*');
     expect(oversightNotificationSubject('slack')).toBe('oversight.notifications.slack');
     expect(oversightNotificationSubject('webhook')).toBe('oversight.notifications.webhook');
-    expectError(() => oversightNotificationSubject('sms' as never), 'OV-400');
-    expectError(() => oversightNotificationSubject('slack.>' as never), 'OV-400');
+    expectEnablementError(() => oversightNotificationSubject('sms' as never), 'OV-400');
+    expectEnablementError(() => oversightNotificationSubject('slack.>' as never), 'OV-400');
   });
 });
 

@@ -8,6 +8,7 @@ import {
   type Subscription,
 } from '@creto/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { expectEnablementRejection } from '../assertions/index.js';
 
 /** What an {@link EventBusFactory} returns for one test. */
 export interface EventBusFixture {
@@ -49,20 +50,6 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const bytes = (text: string): Uint8Array => encoder.encode(text);
 const text = (data: Uint8Array): string => decoder.decode(data);
-
-/** Throws unless `promise` rejects with an `EnablementError` of `code`; returns it. */
-async function expectCode(promise: Promise<unknown>, code: string): Promise<EnablementError> {
-  let thrown: unknown;
-  try {
-    await promise;
-  } catch (error) {
-    thrown = error;
-  }
-  if (!EnablementError.is(thrown))
-    throw new Error(`expected an EnablementError ${code}, got ${String(thrown)}`);
-  expect(thrown.code).toBe(code);
-  return thrown;
-}
 
 /** Deliveries seen by one subscription, and what the handler did. */
 interface Recorder {
@@ -231,27 +218,27 @@ export function eventBusContract(
 
       it('rejects bad input with PL-400 and subjects without a stream with PL-404', async () => {
         await setup();
-        await expectCode(bus.publish(subject('*'), bytes('x')), 'PL-400');
-        await expectCode(bus.publish(subject('>'), bytes('x')), 'PL-400');
-        await expectCode(bus.publish(`${prefix}..a`, bytes('x')), 'PL-400');
-        await expectCode(bus.publish('', bytes('x')), 'PL-400');
-        await expectCode(bus.publish(subject('a b'), bytes('x')), 'PL-400');
-        await expectCode(bus.publish(subject('a'), 'x' as unknown as Uint8Array), 'PL-400');
-        await expectCode(
+        await expectEnablementRejection(bus.publish(subject('*'), bytes('x')), 'PL-400');
+        await expectEnablementRejection(bus.publish(subject('>'), bytes('x')), 'PL-400');
+        await expectEnablementRejection(bus.publish(`${prefix}..a`, bytes('x')), 'PL-400');
+        await expectEnablementRejection(bus.publish('', bytes('x')), 'PL-400');
+        await expectEnablementRejection(bus.publish(subject('a b'), bytes('x')), 'PL-400');
+        await expectEnablementRejection(bus.publish(subject('a'), 'x' as unknown as Uint8Array), 'PL-400');
+        await expectEnablementRejection(
           bus.publish(subject('a'), bytes('x'), { headers: { 'Nats-Msg-Id': '1' } }),
           'PL-400',
         );
-        await expectCode(
+        await expectEnablementRejection(
           bus.publish(subject('a'), bytes('x'), { headers: { 'X-A': 'line\r\nX-B: 1' } }),
           'PL-400',
         );
-        await expectCode(bus.publish(subject('a'), bytes('x'), { msgId: '' }), 'PL-400');
-        await expectCode(bus.publish(`z${prefix}.nostream`, bytes('x')), 'PL-404');
-        await expectCode(
+        await expectEnablementRejection(bus.publish(subject('a'), bytes('x'), { msgId: '' }), 'PL-400');
+        await expectEnablementRejection(bus.publish(`z${prefix}.nostream`, bytes('x')), 'PL-404');
+        await expectEnablementRejection(
           bus.subscribe(stream, 'missing', () => {}),
           'PL-404',
         );
-        await expectCode(bus.consumerInfo(`X${stream}`, 'c1'), 'PL-404');
+        await expectEnablementRejection(bus.consumerInfo(`X${stream}`, 'c1'), 'PL-404');
         expect((await bus.streamInfo(stream)).state.messages).toBe(0);
       });
     });
@@ -504,11 +491,14 @@ export function eventBusContract(
       it('binds one subscription at a time and refuses a changed configuration', async () => {
         await setup();
         const r = await record();
-        await expectCode(
+        await expectEnablementRejection(
           bus.subscribe(stream, 'c1', () => {}),
           'PL-409',
         );
-        await expectCode(bus.addConsumer(stream, { name: 'c1', ackWaitMs: ackWait * 2 }), 'PL-409');
+        await expectEnablementRejection(
+          bus.addConsumer(stream, { name: 'c1', ackWaitMs: ackWait * 2 }),
+          'PL-409',
+        );
         await r.sub.unsubscribe();
         const again = await bus.subscribe(stream, 'c1', (m) => m.ack());
         expect(again.active).toBe(true);
@@ -558,12 +548,24 @@ export function eventBusContract(
 
       it('rejects invalid filters, filters outside the stream and overlapping streams', async () => {
         await bus.addStream({ name: stream, subjects: [subject('a', '>')] });
-        await expectCode(bus.addConsumer(stream, { name: 'x', filterSubject: subject('>', 'a') }), 'PL-400');
-        await expectCode(bus.addConsumer(stream, { name: 'x', filterSubject: subject('a*') }), 'PL-400');
-        await expectCode(bus.addConsumer(stream, { name: 'x', filterSubject: subject('b', '>') }), 'PL-400');
-        await expectCode(bus.addConsumer(stream, { name: 'bad.name' }), 'PL-400');
-        await expectCode(bus.addStream({ name: `${stream}x`, subjects: [subject('*', 'z')] }), 'PL-409');
-        await expectCode(bus.addStream({ name: stream, subjects: [subject('q')] }), 'PL-409');
+        await expectEnablementRejection(
+          bus.addConsumer(stream, { name: 'x', filterSubject: subject('>', 'a') }),
+          'PL-400',
+        );
+        await expectEnablementRejection(
+          bus.addConsumer(stream, { name: 'x', filterSubject: subject('a*') }),
+          'PL-400',
+        );
+        await expectEnablementRejection(
+          bus.addConsumer(stream, { name: 'x', filterSubject: subject('b', '>') }),
+          'PL-400',
+        );
+        await expectEnablementRejection(bus.addConsumer(stream, { name: 'bad.name' }), 'PL-400');
+        await expectEnablementRejection(
+          bus.addStream({ name: `${stream}x`, subjects: [subject('*', 'z')] }),
+          'PL-409',
+        );
+        await expectEnablementRejection(bus.addStream({ name: stream, subjects: [subject('q')] }), 'PL-409');
         const same = await bus.addStream({ name: stream, subjects: [subject('a', '>')] });
         expect(same.config.name).toBe(stream);
       });
@@ -573,7 +575,7 @@ export function eventBusContract(
       it('discard new (default): a full stream refuses with retryable PL-503 and keeps what it stored', async () => {
         await setup({ name: 'c1' }, { maxMessages: 3 });
         for (let i = 0; i < 3; i++) await bus.publish(subject('a'), bytes(String(i)));
-        const refused = await expectCode(bus.publish(subject('a'), bytes('3')), 'PL-503');
+        const refused = await expectEnablementRejection(bus.publish(subject('a'), bytes('3')), 'PL-503');
         expect(refused.retryable).toBe(true);
         const r = await record();
         await eventually(() => r.received.length === 3, 'the stored messages');
@@ -593,10 +595,10 @@ export function eventBusContract(
       it('enforces maxBytes and maxMessageSize', async () => {
         // Sizes leave room for a broker's per-message overhead (subject, headers, framing).
         await setup({ name: 'c1' }, { maxBytes: 1000, maxMessageSize: 500 });
-        await expectCode(bus.publish(subject('a'), new Uint8Array(501)), 'PL-400');
+        await expectEnablementRejection(bus.publish(subject('a'), new Uint8Array(501)), 'PL-400');
         await bus.publish(subject('a'), new Uint8Array(400));
         await bus.publish(subject('a'), new Uint8Array(400));
-        await expectCode(bus.publish(subject('a'), new Uint8Array(400)), 'PL-503');
+        await expectEnablementRejection(bus.publish(subject('a'), new Uint8Array(400)), 'PL-503');
         const { state } = await bus.streamInfo(stream);
         expect(state.messages).toBe(2);
         expect(state.bytes).toBeGreaterThanOrEqual(800);
@@ -617,7 +619,7 @@ export function eventBusContract(
 
       it('work-queue retention removes settled messages and refuses overlapping consumers', async () => {
         await setup({ name: 'c1', filterSubject: subject('a') }, { retention: 'workqueue' });
-        await expectCode(
+        await expectEnablementRejection(
           bus.addConsumer(stream, { name: 'c2', filterSubject: subject('*'), ackWaitMs: ackWait }),
           'PL-409',
         );
@@ -630,13 +632,19 @@ export function eventBusContract(
       });
 
       it('rejects out-of-range configuration with PL-400', async () => {
-        await expectCode(bus.addStream({ name: stream, subjects: [] }), 'PL-400');
-        await expectCode(bus.addStream({ name: stream, subjects: [subject('>')], maxMessages: 0 }), 'PL-400');
-        await expectCode(bus.addStream({ name: 'has space', subjects: [subject('>')] }), 'PL-400');
+        await expectEnablementRejection(bus.addStream({ name: stream, subjects: [] }), 'PL-400');
+        await expectEnablementRejection(
+          bus.addStream({ name: stream, subjects: [subject('>')], maxMessages: 0 }),
+          'PL-400',
+        );
+        await expectEnablementRejection(
+          bus.addStream({ name: 'has space', subjects: [subject('>')] }),
+          'PL-400',
+        );
         await bus.addStream({ name: stream, subjects: [subject('>')] });
-        await expectCode(bus.addConsumer(stream, { name: 'c1', maxDeliver: 0 }), 'PL-400');
-        await expectCode(bus.addConsumer(stream, { name: 'c1', maxAckPending: 0 }), 'PL-400');
-        await expectCode(bus.addConsumer(stream, { name: 'c1', ackWaitMs: -1 }), 'PL-400');
+        await expectEnablementRejection(bus.addConsumer(stream, { name: 'c1', maxDeliver: 0 }), 'PL-400');
+        await expectEnablementRejection(bus.addConsumer(stream, { name: 'c1', maxAckPending: 0 }), 'PL-400');
+        await expectEnablementRejection(bus.addConsumer(stream, { name: 'c1', ackWaitMs: -1 }), 'PL-400');
       });
     });
   });

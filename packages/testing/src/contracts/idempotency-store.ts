@@ -1,5 +1,6 @@
-import { EnablementError, type IdempotencyStore } from '@creto/core';
+import type { IdempotencyStore } from '@creto/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { expectEnablementRejection } from '../assertions/index.js';
 
 /** What an {@link IdempotencyStoreFactory} returns for one test. */
 export interface IdempotencyStoreFixture {
@@ -28,19 +29,6 @@ export interface IdempotencyStoreContractOptions {
 }
 
 let fixtureSeq = 0;
-
-/** Throws unless `promise` rejects with an `EnablementError` of `code`. */
-async function expectCode(promise: Promise<unknown>, code: string): Promise<void> {
-  let thrown: unknown;
-  try {
-    await promise;
-  } catch (error) {
-    thrown = error;
-  }
-  if (!EnablementError.is(thrown))
-    throw new Error(`expected an EnablementError ${code}, got ${String(thrown)}`);
-  expect(thrown.code).toBe(code);
-}
 
 /**
  * The contract every {@link IdempotencyStore} must pass (spec §9.2, ARCHITECTURE §5): acquire,
@@ -231,18 +219,21 @@ export function idempotencyStoreContract(
     });
 
     it('rejects bad input with PL-400 and changes nothing', async () => {
-      await expectCode(store.begin('', 'fp', lockTtl), 'PL-400');
-      await expectCode(store.begin(key(), '', lockTtl), 'PL-400');
+      await expectEnablementRejection(store.begin('', 'fp', lockTtl), 'PL-400');
+      await expectEnablementRejection(store.begin(key(), '', lockTtl), 'PL-400');
       for (const ttl of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '100' as unknown as number]) {
-        await expectCode(store.begin(key(), 'fp', ttl), 'PL-400');
+        await expectEnablementRejection(store.begin(key(), 'fp', ttl), 'PL-400');
       }
       expect(await store.get(key())).toBeUndefined();
       const token = await acquire(key());
       for (const ttl of [0, -5, 2.5, Number.NaN]) {
-        await expectCode(store.complete(key(), token, '"x"', ttl), 'PL-400');
+        await expectEnablementRejection(store.complete(key(), token, '"x"', ttl), 'PL-400');
       }
-      await expectCode(store.complete(key(), token, 42 as unknown as string, resultTtl), 'PL-400');
-      await expectCode(store.release(key(), ''), 'PL-400');
+      await expectEnablementRejection(
+        store.complete(key(), token, 42 as unknown as string, resultTtl),
+        'PL-400',
+      );
+      await expectEnablementRejection(store.release(key(), ''), 'PL-400');
       expect((await store.get(key()))?.status).toBe('in_flight');
     });
   });

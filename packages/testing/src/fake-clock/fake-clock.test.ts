@@ -1,23 +1,10 @@
 import { type Clock, EnablementError, INT64_MAX, sleep } from '@creto/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { expectEnablementError } from '../assertions/index.js';
 import { DEFAULT_FAKE_CLOCK_START, FakeClock } from './index.js';
 
 const MS = 1_000_000n;
-
-/** Runs `fn`, expects an `EnablementError` with `code`, and returns it. */
-function expectError(fn: () => unknown, code: string, text?: string): EnablementError {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (error) {
-    thrown = error;
-  }
-  if (!EnablementError.is(thrown)) throw new Error(`expected an EnablementError, got ${String(thrown)}`);
-  expect(thrown.code).toBe(code);
-  if (text !== undefined) expect(thrown.message).toContain(text);
-  return thrown;
-}
 
 /** Runs `fn`, expects an `AggregateError`, and returns it. */
 function expectAggregate(fn: () => unknown): AggregateError {
@@ -48,10 +35,10 @@ describe('FakeClock construction', () => {
   });
 
   it('rejects bad options with PL-400', () => {
-    expectError(() => new FakeClock({ start: 5 as unknown as bigint }), 'PL-400', 'start');
-    expectError(() => new FakeClock({ start: INT64_MAX + 1n }), 'PL-400', 'start');
-    expectError(() => new FakeClock({ maxTimersPerRun: 0 }), 'PL-400', 'maxTimersPerRun');
-    expectError(() => new FakeClock({ maxPendingTimers: 1.5 }), 'PL-400', 'maxPendingTimers');
+    expectEnablementError(() => new FakeClock({ start: 5 as unknown as bigint }), 'PL-400', 'start');
+    expectEnablementError(() => new FakeClock({ start: INT64_MAX + 1n }), 'PL-400', 'start');
+    expectEnablementError(() => new FakeClock({ maxTimersPerRun: 0 }), 'PL-400', 'maxTimersPerRun');
+    expectEnablementError(() => new FakeClock({ maxPendingTimers: 1.5 }), 'PL-400', 'maxPendingTimers');
   });
 });
 
@@ -130,27 +117,31 @@ describe('FakeClock advance', () => {
   it('never goes backwards: negative or non-finite steps and past targets throw PL-400', () => {
     const clock = new FakeClock({ start: 1_000n });
     for (const ms of [-1, Number.NaN, Number.POSITIVE_INFINITY, '5' as unknown as number]) {
-      expectError(() => clock.advance(ms), 'PL-400', 'never goes backwards');
+      expectEnablementError(() => clock.advance(ms), 'PL-400', 'never goes backwards');
     }
-    expectError(() => clock.advanceNs(-1n), 'PL-400', 'never goes backwards');
-    expectError(() => clock.advanceTo(999n), 'PL-400', 'never goes backwards');
-    expectError(() => clock.advanceTo(1_000 as unknown as bigint), 'PL-400', 'bigint');
-    expectError(() => clock.advanceTo(INT64_MAX + 1n), 'PL-400', 'int64');
+    expectEnablementError(() => clock.advanceNs(-1n), 'PL-400', 'never goes backwards');
+    expectEnablementError(() => clock.advanceTo(999n), 'PL-400', 'never goes backwards');
+    expectEnablementError(() => clock.advanceTo(1_000 as unknown as bigint), 'PL-400', 'bigint');
+    expectEnablementError(() => clock.advanceTo(INT64_MAX + 1n), 'PL-400', 'int64');
     expect(clock.now()).toBe(1_000n);
     expect(clock.advanceTo(1_000n)).toBe(0);
   });
 
   it('validates schedule arguments', () => {
     const clock = new FakeClock();
-    expectError(() => clock.schedule(5 as unknown as bigint, () => {}), 'PL-400', 'bigint');
-    expectError(() => clock.schedule(1n, 'x' as unknown as () => void), 'PL-400', 'callback');
+    expectEnablementError(() => clock.schedule(5 as unknown as bigint, () => {}), 'PL-400', 'bigint');
+    expectEnablementError(() => clock.schedule(1n, 'x' as unknown as () => void), 'PL-400', 'callback');
     expect(clock.pendingTimers).toBe(0);
   });
 
   it('bounds pending timers', () => {
     const clock = new FakeClock({ maxPendingTimers: 3 });
     for (let i = 0; i < 3; i++) clock.schedule(clock.now() + 1n, () => {});
-    expectError(() => clock.schedule(clock.now() + 1n, () => {}), 'PL-500', 'more than 3 pending timers');
+    expectEnablementError(
+      () => clock.schedule(clock.now() + 1n, () => {}),
+      'PL-500',
+      'more than 3 pending timers',
+    );
     clock.advanceNs(1n);
     expect(() => clock.schedule(clock.now() + 1n, () => {})).not.toThrow();
   });
@@ -283,7 +274,7 @@ describe('FakeClock runAll', () => {
       clock.schedule(clock.now() + 1n, again);
     };
     clock.schedule(0n, again);
-    expectError(() => clock.runAll(), 'PL-500', 'more than 50 timers');
+    expectEnablementError(() => clock.runAll(), 'PL-500', 'more than 50 timers');
     expect(runs).toBe(50);
     expect(clock.pendingTimers).toBe(1);
     expect(clock.now()).toBe(49n);
@@ -295,7 +286,7 @@ describe('FakeClock runAll', () => {
       clock.schedule(clock.now(), spin);
     };
     clock.schedule(1n, spin);
-    const error = expectError(() => clock.advanceTo(100n), 'PL-500');
+    const error = expectEnablementError(() => clock.advanceTo(100n), 'PL-500');
     expect(error.cause).toBeUndefined();
     expect(clock.now()).toBe(1n);
   });
@@ -307,7 +298,7 @@ describe('FakeClock runAll', () => {
       throw new Error('spin');
     };
     clock.schedule(0n, spin);
-    const error = expectError(() => clock.runAll(), 'PL-500');
+    const error = expectEnablementError(() => clock.runAll(), 'PL-500');
     expect(error.cause).toBeInstanceOf(AggregateError);
     expect((error.cause as AggregateError).errors).toHaveLength(5);
     // Foreign causes never reach the wire form.
