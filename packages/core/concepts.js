@@ -2,6 +2,7 @@
 // scripts/sync-exports.mjs keeps package.json's `exports` map in step with this list.
 export const CONCEPTS = [
   'audit',
+  'authz',
   'canonical',
   'consensus',
   'crypto',
@@ -17,6 +18,7 @@ export const CONCEPTS = [
   'memory',
   'nhi',
   'options',
+  'platform',
   'resilience',
   'saga',
   'telemetry',

@@ -3,6 +3,7 @@
  * @module @creto/core
  */
 export * from './audit/index.js';
+export * from './authz/index.js';
 export * from './canonical/index.js';
 export * from './consensus/index.js';
 export * from './crypto/index.js';
@@ -18,6 +19,7 @@ export * from './ids/index.js';
 export * from './memory/index.js';
 export * from './nhi/index.js';
 export * from './options/index.js';
+export * from './platform/index.js';
 export * from './resilience/index.js';
 export * from './saga/index.js';
 export * from './telemetry/index.js';
