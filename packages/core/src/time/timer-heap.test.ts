@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { TimerHeap, type TimerEntry } from './timer-heap.js';
+import { type TimerEntry, TimerHeap } from './timer-heap.js';
 
 function node(deadline: bigint, seq: number): TimerEntry {
   return { deadline, seq, callback: () => {}, index: -1 };
