@@ -4,9 +4,11 @@
 // lifecycle of spec §7.4 as the product engines land.
 import {
   AgentKeyPair,
+  AuditEvents,
   bytesToUtf8,
   canonicalBytes,
   concatBytes,
+  createPlatform,
   nobleCryptoProvider as crypto,
   DelegationChain,
   decodeHybridSignature,
@@ -15,13 +17,18 @@ import {
   encodeHybridSignature,
   encodeRuntimeUsageEvent,
   issueDelegation,
+  issueOverrideToken,
   newSandboxId,
   newUuid,
+  openCheckpoint,
+  policyId,
+  registrationProof,
   retryStrategyFor,
   SystemClock,
   usageEventSigningBytes,
   utf8ToBytes,
   verifyHybrid,
+  verifyInclusion,
 } from '@creto/core';
 
 const clock = new SystemClock();
@@ -201,7 +208,107 @@ expectRejected('ciphertext with one bit flipped', () =>
   crypto.aead.open('chacha20-poly1305', recipientKey, nonce, flipped),
 );
 
-section('6. Error propagation (spec §8.2): Runtime error caused by a Metering quota');
+section('6. Platform (spec §3, §7.2): policy, oversight requirement, override token, audit');
+const oversightService = AgentKeyPair.generate({ kind: 'service' }); // Oversight's signing identity
+const platform = createPlatform({ clock, authz: { overrideTokenIssuers: [oversightService.identity.nhi] } });
+await platform.nhi.register({ identity: cfo.identity, roles: ['cfo'] });
+await platform.nhi.register({
+  identity: agent.identity,
+  roles: ['payments'],
+  proof: registrationProof(agent),
+});
+platform.authz.setPolicies([
+  {
+    id: 'payments-team',
+    effect: 'permit',
+    action: 'funds.transfer',
+    when: { attr: 'principal.roles', op: 'contains', value: 'payments' },
+  },
+  {
+    id: 'large-transfer',
+    effect: 'require_oversight',
+    action: 'funds.transfer',
+    when: { attr: 'context.amount', op: 'gt', value: 10000 },
+    requirement: {
+      tiers: [{ approvers: [cfo.identity.nhi], quorum: 1, timeoutMs: 7_200_000 }],
+      finalAction: 'auto_deny',
+    },
+  },
+]);
+const transfer = (amount, overrideToken) => ({
+  principal: agent.identity.nhi,
+  action: 'funds.transfer',
+  resource: 'payments:account:ops',
+  context: { amount },
+  ...(overrideToken ? { overrideToken } : {}),
+});
+const small = platform.authz.evaluate(transfer(5000));
+out(`   transfer 5000: ${small.decision} (${small.policyIds.join(', ')})`);
+const large = platform.authz.evaluate(transfer(50000));
+out(`   transfer 50000: ${large.decision} — approver ${short(large.requirement.tiers[0].approvers[0])}`);
+// Oversight would collect the CFO's approval; its service key then issues a token bound to this call.
+const requestId = newUuid();
+const token = issueOverrideToken({
+  signer: oversightService,
+  principal: agent.identity.nhi,
+  action: 'funds.transfer',
+  resource: 'payments:account:ops',
+  arguments: { amount: 50000 },
+  expiresAt: clock.now() + HOUR,
+  requestId,
+  clock,
+});
+const { decision: withToken } = platform.authz.evaluate(transfer(50000, token));
+out(`   transfer 50000 with the override token: ${withToken}`);
+expectRejected('the same token replayed', () => platform.authz.evaluate(transfer(50000, token)));
+const token2 = issueOverrideToken({
+  signer: oversightService,
+  principal: agent.identity.nhi,
+  action: 'funds.transfer',
+  resource: 'payments:account:ops',
+  arguments: { amount: 50000 },
+  expiresAt: clock.now() + HOUR,
+  requestId,
+  clock,
+});
+expectRejected('a 50000 token used for 50001', () => platform.authz.evaluate(transfer(50001, token2)));
+
+const receipts = [];
+for (const event of [
+  AuditEvents.requestCreated(
+    {
+      requestId,
+      agentNhi: agent.identity.nhi,
+      action: 'funds.transfer',
+      policyId: policyId('large-transfer'),
+    },
+    { timestamp: clock.now() },
+  ),
+  AuditEvents.responseReceived(
+    { requestId, agentNhi: agent.identity.nhi, approver: cfo.identity.nhi, decision: 'approve' },
+    { timestamp: clock.now() },
+  ),
+]) {
+  receipts.push(await platform.audit.append(event));
+}
+const last = receipts.at(-1);
+const { note } = await platform.audit.checkpoint();
+const opened = openCheckpoint(note, [platform.audit.checkpointVerifier]);
+out(
+  `   audit log: ${platform.audit.size} events; signed checkpoint for tree size ${opened.checkpoint.treeSize}`,
+);
+out(
+  `   inclusion proof of the approval verifies against the root: ${verifyInclusion(
+    last.leafIndex,
+    last.treeSize,
+    last.leafHash,
+    last.inclusionPath,
+    last.rootHash,
+  )}`,
+);
+platform.dispose();
+
+section('7. Error propagation (spec §8.2): Runtime error caused by a Metering quota');
 const quota = new EnablementError('MT-429', 'Monthly sandbox quota exceeded (100/100)', {
   retryAfterMs: 86_400_000,
   traceId: 'trace-xyz',

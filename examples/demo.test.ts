@@ -22,6 +22,12 @@ describe('npm run demo', () => {
     expect(stdout).toMatch(/memory_bytes raised in transit: rejected MT-401/);
     expect(stdout).toMatch(/malformed event: rejected MT-400 .*cpu_millicores/);
     expect(stdout).toContain('recipient opens: "Payment processed"');
+    expect(stdout).toMatch(/transfer 5000: allow/);
+    expect(stdout).toMatch(/transfer 50000: requires_oversight/);
+    expect(stdout).toMatch(/transfer 50000 with the override token: allow/);
+    expect(stdout).toMatch(/the same token replayed: rejected OV-410/);
+    expect(stdout).toMatch(/a 50000 token used for 50001: rejected PL-403/);
+    expect(stdout).toMatch(/inclusion proof of the approval verifies against the root: true/);
     expect(stdout).toContain('"code": "RT-429"');
     expect(stdout).toContain('Done: every step above ran for real');
   }, 90_000);

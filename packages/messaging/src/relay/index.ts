@@ -1,0 +1,21 @@
+/**
+ * Relay: the messaging service that verifies, authorizes, queues and delivers envelopes, and
+ * publishes signed delivery receipts and audit events (spec §3.2, §3.3, §5.2, §10).
+ * @module
+ */
+export {
+  CHALLENGE_TTL_MS,
+  createMessagingRelay,
+  DEFAULT_MAX_PENDING_CHALLENGES,
+  DEFAULT_MAX_QUEUE_PER_RECIPIENT,
+  DEFAULT_MAX_QUEUED_TOTAL,
+  DEFAULT_MAX_SESSIONS,
+  DEFAULT_MAX_TRACKED_DELIVERIES,
+  DELIVERY_CHANNEL_LABEL,
+  MESSAGE_PROTOCOL_LABEL,
+  type MessagingRelay,
+  type MessagingRelayOptions,
+  type MessagingRelayStats,
+  type RelayAuditSink,
+  SESSION_PROTOCOL,
+} from './relay.js';

@@ -1,0 +1,412 @@
+import {
+  AgentKeyPair,
+  type AuthzClient,
+  type AuthzRequest,
+  auditEventDetail,
+  createHybridLogicalClock,
+  createInProcessEventBus,
+  createNhiRegistry,
+  type DeliveryReceipt,
+  decodeDeliveryReceipt,
+  EnablementError,
+  type EnablementMetrics,
+  METRICS,
+  SUBJECTS,
+  type UnifiedAuditEvent,
+} from '@creto/core';
+import { FakeClock } from '@creto/testing';
+import { describe, expect, it } from 'vitest';
+import {
+  encodeEnvelope,
+  MAX_ENVELOPE_TTL_MS,
+  type MessageEnvelope,
+  sealEnvelope,
+} from '../envelope/index.js';
+import { decodeDeliveryReceiptPayload, verifyDeliveryReceipt } from '../receipts/index.js';
+import { connectInProcessTransport, relayConnectProofBytes } from '../transport/index.js';
+import { createMessagingRelay, type MessagingRelayOptions } from './index.js';
+
+const seed = (n: number) => new Uint8Array(32).fill(n);
+const alice = AgentKeyPair.fromSeed(seed(1), { postQuantum: true });
+const bob = AgentKeyPair.fromSeed(seed(2), { postQuantum: true });
+const carol = AgentKeyPair.fromSeed(seed(3), { postQuantum: true });
+const service = AgentKeyPair.fromSeed(seed(4), { kind: 'service', postQuantum: true });
+const DAY_MS = 86_400_000;
+
+async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await promise;
+  } catch (error) {
+    if (EnablementError.is(error)) return error.code;
+    throw error;
+  }
+  return undefined;
+}
+
+async function setup(overrides: Partial<MessagingRelayOptions> = {}) {
+  const clock = new FakeClock();
+  const nhi = createNhiRegistry({ clock });
+  const { registrationProof } = await import('@creto/core');
+  for (const pair of [alice, bob, carol]) {
+    await nhi.register({ identity: pair.identity, proof: registrationProof(pair) });
+  }
+  const denied = new Set<string>();
+  const authzCalls: AuthzRequest[] = [];
+  const authz: Pick<AuthzClient, 'check'> = {
+    async check(request) {
+      authzCalls.push(request);
+      return denied.has(request.principal)
+        ? { decision: 'deny', reason: 'test policy', policyIds: ['p'] }
+        : { decision: 'allow', reason: 'ok', policyIds: ['p'] };
+    },
+  };
+  const published: { subject: string; data: Uint8Array; msgId: string | undefined }[] = [];
+  const eventBus = {
+    async publish(subject: string, data: Uint8Array, options?: { msgId?: string }) {
+      published.push({ subject, data, msgId: options?.msgId });
+      return { stream: 'RECEIPTS', seq: published.length, duplicate: false };
+    },
+  };
+  const auditEvents: UnifiedAuditEvent[] = [];
+  const errors: unknown[] = [];
+  const relay = createMessagingRelay({
+    authz,
+    nhi,
+    clock,
+    consensus: createHybridLogicalClock({ clock }),
+    serviceKey: service,
+    eventBus,
+    audit: { append: async (event) => auditEvents.push(event) },
+    onError: (error) => errors.push(error),
+    ...overrides,
+  });
+  const receipts = () => published.map((p) => decodeDeliveryReceiptPayload(p.data));
+  const kinds = () => auditEvents.map((e) => auditEventDetail(e)?.kind);
+  const inbox = (pair: AgentKeyPair, fail?: () => boolean) => {
+    const got: MessageEnvelope[] = [];
+    const connect = () =>
+      connectInProcessTransport({
+        relay,
+        keyPair: pair,
+        onEnvelope: (envelope) => {
+          if (fail?.()) throw new Error('handler failed');
+          got.push(envelope);
+        },
+      });
+    return { got, connect };
+  };
+  const envelope = (extra: Partial<Parameters<typeof sealEnvelope>[0]> = {}) =>
+    sealEnvelope({
+      sender: alice,
+      recipientNhi: bob.identity.nhi,
+      timestamp: clock.now(),
+      ttlMs: 60_000,
+      ciphertext: Uint8Array.of(1, 2, 3),
+      ...extra,
+    });
+  return {
+    clock,
+    nhi,
+    relay,
+    denied,
+    authzCalls,
+    published,
+    receipts,
+    auditEvents,
+    kinds,
+    errors,
+    inbox,
+    envelope,
+  };
+}
+
+describe('messaging relay: delivery', () => {
+  it('delivers to a connected recipient, with a signed receipt and audit events', async () => {
+    const t = await setup();
+    const bobInbox = t.inbox(bob);
+    await bobInbox.connect();
+    const sender = await t.inbox(alice).connect();
+    const e = t.envelope();
+    const result = await sender.send(e);
+    expect(result).toMatchObject({ messageId: e.messageId, status: 'delivered' });
+    expect(bobInbox.got).toEqual([e]);
+    expect(t.authzCalls).toEqual([
+      { principal: alice.identity.nhi, action: 'messaging:send', resource: `agent:${bob.identity.nhi}` },
+    ]);
+
+    expect(t.published).toHaveLength(1);
+    expect(t.published[0]?.subject).toBe(SUBJECTS.messagingDeliveryReceipts);
+    expect(t.published[0]?.msgId).toBe(`${e.messageId}:delivered`);
+    const [receipt] = t.receipts();
+    expect(receipt).toMatchObject({
+      messageId: e.messageId,
+      recipientNhi: bob.identity.nhi,
+      receiptType: 'delivered',
+    });
+    // Decoded with core's codec straight from the JSON too, and verifiable with the relay's key only.
+    const viaCore = decodeDeliveryReceipt(JSON.parse(new TextDecoder().decode(t.published[0]?.data)));
+    expect(verifyDeliveryReceipt(viaCore, service.identity)).toBe(true);
+    expect(verifyDeliveryReceipt(viaCore, alice.identity)).toBe(false);
+    const forged = { ...viaCore, recipientNhi: carol.identity.nhi } as DeliveryReceipt;
+    expect(verifyDeliveryReceipt(forged, service.identity)).toBe(false);
+
+    expect(t.kinds()).toEqual(['MessageSent', 'MessageDelivered']);
+    const sent = auditEventDetail(t.auditEvents[0] as UnifiedAuditEvent);
+    expect(sent).toMatchObject({ messageId: e.messageId, sender: alice.identity.nhi, encryptedSize: 3 });
+    expect(t.errors).toEqual([]);
+  });
+
+  it('queues for an offline recipient, tells the sender, and delivers on connect', async () => {
+    const t = await setup();
+    const sender = await t.inbox(alice).connect();
+    const first = t.envelope();
+    const second = t.envelope({ ciphertext: Uint8Array.of(9) });
+    expect((await sender.send(first)).status).toBe('queued');
+    expect((await sender.send(second)).status).toBe('queued');
+    expect(t.relay.queueDepth(bob.identity.nhi)).toBe(2);
+    expect(t.receipts()).toEqual([]);
+
+    const bobInbox = t.inbox(bob);
+    await bobInbox.connect();
+    await t.relay.whenIdle();
+    expect(bobInbox.got.map((m) => m.messageId)).toEqual([first.messageId, second.messageId]);
+    expect(t.relay.queueDepth(bob.identity.nhi)).toBe(0);
+    expect(t.receipts().map((r) => r.receiptType)).toEqual(['delivered', 'delivered']);
+  });
+
+  it('keeps an envelope queued when the recipient handler fails, and redelivers later', async () => {
+    const t = await setup();
+    let failing = true;
+    const bobInbox = t.inbox(bob, () => failing);
+    const bobTransport = await bobInbox.connect();
+    const sender = await t.inbox(alice).connect();
+    expect((await sender.send(t.envelope())).status).toBe('queued');
+    expect(t.relay.queueDepth(bob.identity.nhi)).toBe(1);
+    expect(t.errors).toHaveLength(1);
+    await bobTransport.close();
+    failing = false;
+    await bobInbox.connect();
+    await t.relay.whenIdle();
+    expect(bobInbox.got).toHaveLength(1);
+  });
+
+  it('publishes read receipts only for messages delivered to the reader', async () => {
+    const t = await setup();
+    const bobTransport = await t.inbox(bob).connect();
+    const carolTransport = await t.inbox(carol).connect();
+    const sender = await t.inbox(alice).connect();
+    const e = t.envelope();
+    await sender.send(e);
+    expect(await codeOf(carolTransport.markRead(e.messageId))).toBe('MS-404');
+    await bobTransport.markRead(e.messageId);
+    expect(t.receipts().map((r) => r.receiptType)).toEqual(['delivered', 'read']);
+    expect(await codeOf(bobTransport.markRead(e.messageId))).toBe('MS-404');
+  });
+
+  it('works with core in-process event bus', async () => {
+    const clock = new FakeClock();
+    const bus = createInProcessEventBus({ clock });
+    await bus.addStream({ name: 'RECEIPTS', subjects: [SUBJECTS.messagingDeliveryReceipts] });
+    const t = await setup({ eventBus: bus });
+    await t.inbox(bob).connect();
+    await (await t.inbox(alice).connect()).send(t.envelope());
+    expect((await bus.streamInfo('RECEIPTS')).state.messages).toBe(1);
+    await bus.close();
+  });
+});
+
+describe('messaging relay: refusals', () => {
+  it('rejects an expired envelope (MS-002) and expires queued ones with a failed receipt', async () => {
+    const t = await setup();
+    const sender = await t.inbox(alice).connect();
+    const old = t.envelope({ ttlMs: 1000 });
+    await t.clock.advanceAsync(1000);
+    expect(await codeOf(sender.send(old))).toBe('MS-002');
+
+    const queued = t.envelope({ ttlMs: 5000 });
+    await sender.send(queued);
+    await t.clock.advanceAsync(5000);
+    await t.relay.whenIdle();
+    await Promise.resolve();
+    expect(await t.relay.sweepExpired()).toBe(0); // the clock timer already swept it
+    expect(t.relay.queueDepth(bob.identity.nhi)).toBe(0);
+    const failed = t.receipts().find((r) => r.messageId === queued.messageId);
+    expect(failed).toMatchObject({ receiptType: 'failed' });
+    expect(failed?.receiptType === 'failed' && failed.failureReason).toMatch(/expired/);
+  });
+
+  it('rejects a replay (MS-003) for 30 days; by then the TTL has run out too', async () => {
+    const t = await setup();
+    const sender = await t.inbox(alice).connect();
+    await t.inbox(bob).connect();
+    const e = t.envelope({ ttlMs: MAX_ENVELOPE_TTL_MS });
+    expect((await sender.send(e)).status).toBe('delivered');
+    expect(await codeOf(sender.send(e))).toBe('MS-003');
+    await t.clock.advanceAsync(29 * DAY_MS);
+    expect(await codeOf(sender.send(e))).toBe('MS-003');
+    await t.clock.advanceAsync(DAY_MS);
+    expect(await codeOf(sender.send(e))).toBe('MS-002');
+  });
+
+  it('rejects tampered fields and signatures (MS-001) without burning the id', async () => {
+    const t = await setup();
+    const e = t.envelope();
+    const wire = encodeEnvelope(e);
+    const sig = e.signature ?? new Uint8Array();
+    const badSig = sig.slice();
+    badSig[100] = (badSig[100] ?? 0) ^ 0x40;
+    const tampered = [
+      { ...wire, ciphertext: 'AQID_w' },
+      { ...wire, ttl_ms: wire.ttl_ms + 1 },
+      { ...wire, recipient_nhi: carol.identity.nhi },
+      { ...wire, kind: 'handshake' as const },
+      encodeEnvelope({ ...e, signature: badSig }),
+      encodeEnvelope({ ...e, signature: undefined }),
+    ];
+    for (const w of tampered) expect(await codeOf(t.relay.submit(alice.identity.nhi, w))).toBe('MS-001');
+    expect((await t.relay.submit(alice.identity.nhi, wire)).status).toBe('queued');
+    expect(t.kinds()).toEqual(['MessageSent']);
+  });
+
+  it('rejects a sender that is not the connected principal, or a forged claimed sender (MS-001)', async () => {
+    const t = await setup();
+    const carolTransport = await t.inbox(carol).connect();
+    expect(await codeOf(carolTransport.send(t.envelope()))).toBe('MS-001'); // Alice's envelope via Carol
+    const wire = encodeEnvelope(t.envelope());
+    expect(
+      await codeOf(t.relay.submit(carol.identity.nhi, { ...wire, sender_nhi: carol.identity.nhi })),
+    ).toBe('MS-001');
+  });
+
+  it('refuses delivery when authz denies (MS-403), leaving the id free', async () => {
+    const t = await setup();
+    const sender = await t.inbox(alice).connect();
+    const e = t.envelope();
+    t.denied.add(alice.identity.nhi);
+    expect(await codeOf(sender.send(e))).toBe('MS-403');
+    expect(t.relay.queueDepth(bob.identity.nhi)).toBe(0);
+    expect(t.auditEvents).toEqual([]);
+    t.denied.clear();
+    expect((await sender.send(e)).status).toBe('queued');
+  });
+
+  it('maps an authz outage to retryable MS-503 and an unknown recipient to MS-404', async () => {
+    const t = await setup({
+      authz: { check: () => Promise.reject(new EnablementError('PL-503', 'down')) },
+    });
+    const sender = await t.inbox(alice).connect();
+    expect(await codeOf(sender.send(t.envelope()))).toBe('MS-503');
+    const stranger = AgentKeyPair.fromSeed(seed(8));
+    expect(await codeOf(sender.send(t.envelope({ recipientNhi: stranger.identity.nhi })))).toBe('MS-404');
+  });
+
+  it('bounds queues per recipient and in total (MS-413) and never drops accepted envelopes', async () => {
+    const t = await setup({ maxQueuePerRecipient: 2, maxQueuedTotal: 3 });
+    const sender = await t.inbox(alice).connect();
+    const toBob = [t.envelope(), t.envelope(), t.envelope()];
+    expect((await sender.send(toBob[0] as MessageEnvelope)).status).toBe('queued');
+    expect((await sender.send(toBob[1] as MessageEnvelope)).status).toBe('queued');
+    expect(await codeOf(sender.send(toBob[2] as MessageEnvelope))).toBe('MS-413');
+    await sender.send(t.envelope({ recipientNhi: carol.identity.nhi }));
+    expect(await codeOf(sender.send(t.envelope({ recipientNhi: carol.identity.nhi })))).toBe('MS-413');
+    expect(t.relay.stats()).toMatchObject({ queued: 3, recipients: 2 });
+
+    const bobInbox = t.inbox(bob);
+    await bobInbox.connect();
+    await t.relay.whenIdle();
+    expect(bobInbox.got.map((m) => m.messageId)).toEqual([toBob[0]?.messageId, toBob[1]?.messageId]);
+    // The refused one was never recorded: it can be sent now that there is room.
+    expect((await sender.send(toBob[2] as MessageEnvelope)).status).toBe('delivered');
+  });
+});
+
+describe('messaging relay: handshake-only policy and connections', () => {
+  it('requires a signed handshake for the pair before unsigned envelopes', async () => {
+    const t = await setup({ signaturePolicy: 'handshake-only' });
+    const sender = await t.inbox(alice).connect();
+    const unsigned = () => t.envelope({ sign: false });
+    expect(await codeOf(sender.send(unsigned()))).toBe('MS-001');
+    // An unsigned handshake (built by hand: sealEnvelope refuses to) is refused too.
+    const unsignedHandshake = encodeEnvelope({ ...unsigned(), kind: 'handshake' });
+    expect(await codeOf(t.relay.submit(alice.identity.nhi, unsignedHandshake))).toBe('MS-001');
+    await sender.send(t.envelope({ kind: 'handshake' }));
+    expect((await sender.send(unsigned())).status).toBe('queued');
+    // Bob may answer unsigned inside the same session; Carol may not.
+    const bobTransport = await t.inbox(bob).connect();
+    expect(
+      (await bobTransport.send(t.envelope({ sender: bob, recipientNhi: alice.identity.nhi, sign: false })))
+        .status,
+    ).toBe('delivered');
+    expect(t.kinds()).toContain('SessionEstablished');
+    const carolTransport = await t.inbox(carol).connect();
+    expect(
+      await codeOf(
+        carolTransport.send(t.envelope({ sender: carol, recipientNhi: bob.identity.nhi, sign: false })),
+      ),
+    ).toBe('MS-001');
+  });
+
+  it('requires a fresh single-use challenge signed by the NHI key to connect', async () => {
+    const t = await setup();
+    const nhi = alice.identity.nhi;
+    const challenge = await t.relay.challenge(nhi);
+    const deliver = () => undefined;
+    const wrongKey = carol.sign(relayConnectProofBytes(nhi, challenge));
+    expect(await codeOf(t.relay.connect({ nhi, challenge, signature: wrongKey }, deliver))).toBe('MS-001');
+    // The challenge is spent even by a failed attempt.
+    const good = alice.sign(relayConnectProofBytes(nhi, challenge));
+    expect(await codeOf(t.relay.connect({ nhi, challenge, signature: good }, deliver))).toBe('MS-001');
+    const fresh = await t.relay.challenge(nhi);
+    await t.clock.advanceAsync(30_000);
+    const late = alice.sign(relayConnectProofBytes(nhi, fresh));
+    expect(await codeOf(t.relay.connect({ nhi, challenge: fresh, signature: late }, deliver))).toBe('MS-001');
+    expect(await codeOf(t.relay.challenge('not-an-nhi'))).toBe('MS-400');
+  });
+
+  it('validates its options', async () => {
+    const t = await setup();
+    const base = {
+      authz: { check: async () => ({ decision: 'allow' as const, reason: '', policyIds: [] }) },
+    };
+    const clock = t.clock;
+    const consensus = createHybridLogicalClock({ clock });
+    expect(() =>
+      createMessagingRelay({
+        ...base,
+        nhi: t.nhi,
+        clock,
+        consensus,
+        serviceKey: AgentKeyPair.fromSeed(seed(5)),
+      }),
+    ).toThrow(/serviceKey/);
+    expect(() =>
+      createMessagingRelay({ ...base, nhi: t.nhi, clock, consensus, serviceKey: service, maxQueuedTotal: 0 }),
+    ).toThrow(/maxQueuedTotal/);
+  });
+});
+
+describe('messaging relay: metrics', () => {
+  it('counts sent messages and records delivery latency under the spec §10.2 metrics', async () => {
+    const recorded: [string, number, Record<string, unknown>][] = [];
+    const metrics = {
+      messagingMessagesSent: {
+        add: (value: number, labels: Record<string, unknown>) =>
+          recorded.push([METRICS.messagingMessagesSent.name, value, labels]),
+      },
+      messagingDeliveryLatency: {
+        record: (value: number, labels: Record<string, unknown>) =>
+          recorded.push([METRICS.messagingDeliveryLatency.name, value, labels]),
+      },
+    } as unknown as EnablementMetrics;
+    const t = await setup({ metrics });
+    const sender = await t.inbox(alice).connect();
+    await sender.send(t.envelope());
+    await t.clock.advanceAsync(1500);
+    await t.inbox(bob).connect();
+    await t.relay.whenIdle();
+    expect(recorded[0]).toEqual(['messaging_messages_sent_total', 1, { protocol: 'double_ratchet' }]);
+    expect(recorded[1]?.[0]).toBe('messaging_delivery_latency_seconds');
+    expect(recorded[1]?.[1]).toBeCloseTo(1.5, 2);
+    expect(recorded[1]?.[2]).toEqual({ channel_type: 'direct' });
+  });
+});
