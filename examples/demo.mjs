@@ -248,30 +248,24 @@ const large = platform.authz.evaluate(transfer(50000));
 out(`   transfer 50000: ${large.decision} — approver ${short(large.requirement.tiers[0].approvers[0])}`);
 // Oversight would collect the CFO's approval; its service key then issues a token bound to this call.
 const requestId = newUuid();
-const token = issueOverrideToken({
-  signer: oversightService,
-  principal: agent.identity.nhi,
-  action: 'funds.transfer',
-  resource: 'payments:account:ops',
-  arguments: { amount: 50000 },
-  expiresAt: clock.now() + HOUR,
-  requestId,
-  clock,
-});
+const approvedToken = () =>
+  issueOverrideToken({
+    signer: oversightService,
+    principal: agent.identity.nhi,
+    action: 'funds.transfer',
+    resource: 'payments:account:ops',
+    arguments: { amount: 50000 },
+    expiresAt: clock.now() + HOUR,
+    requestId,
+    clock,
+  });
+const token = approvedToken();
 const { decision: withToken } = platform.authz.evaluate(transfer(50000, token));
 out(`   transfer 50000 with the override token: ${withToken}`);
 expectRejected('the same token replayed', () => platform.authz.evaluate(transfer(50000, token)));
-const token2 = issueOverrideToken({
-  signer: oversightService,
-  principal: agent.identity.nhi,
-  action: 'funds.transfer',
-  resource: 'payments:account:ops',
-  arguments: { amount: 50000 },
-  expiresAt: clock.now() + HOUR,
-  requestId,
-  clock,
-});
-expectRejected('a 50000 token used for 50001', () => platform.authz.evaluate(transfer(50001, token2)));
+expectRejected('a 50000 token used for 50001', () =>
+  platform.authz.evaluate(transfer(50001, approvedToken())),
+);
 
 const receipts = [];
 for (const event of [
