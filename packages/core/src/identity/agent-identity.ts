@@ -3,6 +3,7 @@ import { CRYPTO_SIZES } from '../crypto/provider.js';
 import { constantTimeEqual } from '../encoding/bytes.js';
 import { EnablementError } from '../errors/enablement-error.js';
 import { formatNhi, isPrincipalKind, type PrincipalKind, parseNhi } from './nhi.js';
+import { ed25519PublicKeyToX25519 } from './x25519.js';
 
 /** Length of an ML-DSA-65 public key (FIPS 204 Table 2). */
 export const ML_DSA_65_PUBLIC_KEY_LENGTH = CRYPTO_SIZES.mlDsa65PublicKey;
@@ -99,6 +100,16 @@ export class AgentIdentity {
   /** True when the identity carries an ML-DSA-65 key and can verify hybrid signatures. */
   get hasPostQuantumKey(): boolean {
     return this.#mlDsa65 !== undefined;
+  }
+
+  /**
+   * The 32-byte X25519 (RFC 7748) form of the Ed25519 public key (a fresh copy), for key agreement:
+   * {@link ed25519PublicKeyToX25519} of {@link AgentIdentity.publicKeyEd25519}. Equals the public
+   * half of `AgentKeyPair.x25519KeyPair()`, so peers derive it from the NHI alone. `PL-400` for the
+   * Ed25519 neutral element.
+   */
+  x25519PublicKey(): Uint8Array {
+    return ed25519PublicKeyToX25519(this.#ed25519);
   }
 
   /** The hybrid public key (Ed25519 + ML-DSA-65); `PL-400` when there is no ML-DSA-65 key. */

@@ -24,3 +24,4 @@ export {
   parseNhi,
 } from './nhi.js';
 export { verifyIdentityHybrid, verifyIdentitySignature } from './verify.js';
+export { ed25519PublicKeyToX25519 } from './x25519.js';

@@ -1,10 +1,11 @@
 import { type HybridSignature, signHybrid } from '../crypto/hybrid.js';
 import { nobleCryptoProvider } from '../crypto/noble.js';
-import { CRYPTO_SIZES, type CryptoProvider } from '../crypto/provider.js';
+import { CRYPTO_SIZES, type CryptoProvider, type KeyPair } from '../crypto/provider.js';
 import { utf8ToBytes, zeroize } from '../encoding/bytes.js';
 import { EnablementError } from '../errors/enablement-error.js';
 import { AgentIdentity } from './agent-identity.js';
 import { isPrincipalKind, type PrincipalKind } from './nhi.js';
+import { ed25519SecretKeyToX25519 } from './x25519.js';
 
 /** Length of the master seed accepted by {@link AgentKeyPair.fromSeed}. */
 export const AGENT_SEED_LENGTH = 32;
@@ -155,6 +156,18 @@ export class AgentKeyPair {
       );
     }
     return signHybrid(this.#provider, { ed25519, mlDsa65 }, message);
+  }
+
+  /**
+   * The X25519 (RFC 7748) form of this pair's Ed25519 key, for Diffie-Hellman key agreement
+   * (PQXDH's identity DH): the secret is the clamped first half of `SHA-512(ed25519 seed)`
+   * (RFC 8032 §5.1.5, the scalar Ed25519 signs with), and the public key equals
+   * `identity.x25519PublicKey()`. Each call returns fresh buffers: **the caller owns the returned
+   * secret key and should `zeroize` it** when done (it is not wiped by `dispose()`). `PL-400`
+   * after {@link AgentKeyPair.dispose}.
+   */
+  x25519KeyPair(): KeyPair {
+    return ed25519SecretKeyToX25519(this.#provider, this.#liveEd25519());
   }
 
   /** Overwrites the secret keys with zeros and drops them; idempotent. */

@@ -8,7 +8,6 @@ import {
 } from '@creto/core';
 import { describe, expect, it } from 'vitest';
 import type { MessageEnvelope } from '../envelope/index.js';
-import { x25519IdentityFromAgentSeed } from '../protocol/identity-keys.js';
 import { createInMemorySessionStore, type SessionStore } from '../session/store.js';
 import type { MessageTransport } from '../transport/index.js';
 import { createMessagingClient, type MessagingClient } from './client.js';
@@ -55,7 +54,8 @@ async function setup(oneTimePrekeys = 3) {
     if (agent === undefined) throw new Error('no agent');
     return createMessagingClient({
       identity: agent.keyPair,
-      identityDhKey: x25519IdentityFromAgentSeed(provider, agent.seed),
+      // Agent 0 passes its X25519 identity key explicitly; the others use the default.
+      ...(i === 0 ? { identityDhKey: agent.keyPair.x25519KeyPair() } : {}),
       nhi,
       transport: net.transport(agent.keyPair.identity.nhi),
       sessionStore: store ?? agent.store,

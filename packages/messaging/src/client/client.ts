@@ -13,6 +13,7 @@ import {
   nobleCryptoProvider,
   type Uuid,
   utf8ToBytes,
+  zeroize,
 } from '@creto/core';
 import {
   createEnvelopeVerifier,
@@ -25,7 +26,6 @@ import {
   sealEnvelope,
 } from '../envelope/index.js';
 import { DoubleRatchet, type DoubleRatchetOptions } from '../protocol/double-ratchet.js';
-import { ed25519PublicKeyToX25519 } from '../protocol/identity-keys.js';
 import { X3DH } from '../protocol/pqxdh.js';
 import { KeyedMutex } from '../session/mutex.js';
 import { type Session, SessionRecord } from '../session/record.js';
@@ -52,10 +52,11 @@ export interface MessagingClientOptions {
   readonly identity: AgentKeyPair;
   /**
    * The X25519 form of `identity`'s Ed25519 key, for the PQXDH identity DH (see README: we use
-   * the birational map, so nothing extra is published). Build it with
-   * `x25519IdentityFromAgentSeed` or `ed25519SecretKeyToX25519`; checked against `identity`.
+   * the birational map, so nothing extra is published). Default: `identity.x25519KeyPair()`
+   * (the client keeps its own copy and wipes the derived one). When given (e.g. from an HSM-held
+   * seed), it is checked against `identity` (`MS-400`); the caller keeps ownership of it.
    */
-  readonly identityDhKey: KeyPair;
+  readonly identityDhKey?: KeyPair;
   /** NHI service: prekey directory and sender verification. */
   readonly nhi: NhiClient;
   /**
@@ -160,21 +161,24 @@ export async function createMessagingClient(options: MessagingClientOptions): Pr
   if (!Number.isInteger(oneTimeTarget) || oneTimeTarget < 0 || oneTimeTarget > 100) {
     throw new EnablementError('MS-400', 'oneTimePrekeys: expected an integer in [0, 100]');
   }
-  const idKey = options.identityDhKey;
-  if (
-    !(idKey?.publicKey instanceof Uint8Array) ||
-    !(idKey.secretKey instanceof Uint8Array) ||
-    !constantTimeEqual(
-      provider.x25519.publicKey(idKey.secretKey),
-      ed25519PublicKeyToX25519(identity.identity.publicKeyEd25519),
-    )
-  ) {
-    throw new EnablementError('MS-400', 'identityDhKey: is not the X25519 form of the identity key');
+  const derived = options.identityDhKey === undefined ? identity.x25519KeyPair() : undefined;
+  const idKey = derived ?? options.identityDhKey;
+  let identityDhKey: KeyPair;
+  try {
+    if (
+      !(idKey?.publicKey instanceof Uint8Array) ||
+      !(idKey.secretKey instanceof Uint8Array) ||
+      !constantTimeEqual(provider.x25519.publicKey(idKey.secretKey), identity.identity.x25519PublicKey())
+    ) {
+      throw new EnablementError('MS-400', 'identityDhKey: is not the X25519 form of the identity key');
+    }
+    identityDhKey = {
+      publicKey: provider.x25519.publicKey(idKey.secretKey),
+      secretKey: idKey.secretKey.slice(),
+    };
+  } finally {
+    if (derived !== undefined) zeroize(derived.secretKey);
   }
-  const identityDhKey: KeyPair = {
-    publicKey: provider.x25519.publicKey(idKey.secretKey),
-    secretKey: idKey.secretKey.slice(),
-  };
 
   const mutex = new KeyedMutex();
   const verifier = createEnvelopeVerifier({
@@ -350,7 +354,7 @@ export async function createMessagingClient(options: MessagingClientOptions): Pr
         let consume: (() => Promise<void>) | undefined;
         if (initial && session === undefined) {
           // The handshake's identity key must be the envelope sender's NHI key.
-          const senderDh = ed25519PublicKeyToX25519(AgentIdentity.fromNhi(sender).publicKeyEd25519);
+          const senderDh = AgentIdentity.fromNhi(sender).x25519PublicKey();
           if (!constantTimeEqual(senderDh, initial.identityKey)) {
             throw new EnablementError(
               'MS-001',

@@ -14,11 +14,6 @@ export {
 } from './double-ratchet.js';
 export { decodeHeader, encodeHeader, HEADER_LENGTH, HEADER_VERSION, type RatchetHeader } from './header.js';
 export {
-  ed25519PublicKeyToX25519,
-  ed25519SecretKeyToX25519,
-  x25519IdentityFromAgentSeed,
-} from './identity-keys.js';
-export {
   type ChainKdfOutput,
   kdfChainKey,
   kdfRootKey,

@@ -6,7 +6,6 @@ import {
   signPrekey,
 } from '@creto/core';
 import { describe, expect, it } from 'vitest';
-import { ed25519PublicKeyToX25519, x25519IdentityFromAgentSeed } from './identity-keys.js';
 import { keyAgreementInfo, X3DH } from './pqxdh.js';
 
 const x = () => provider.x25519.generateKeyPair();
@@ -178,8 +177,8 @@ describe('X3DH / PQXDH', () => {
     const alice = x();
     const init = X3DH.initiateFromBundle({ provider, identityKey: alice, bundle });
     expect(init.initial.kem?.prekeyKind).toBe('last-resort');
-    const bobIk = x25519IdentityFromAgentSeed(provider, seed);
-    expect(bobIk.publicKey).toEqual(ed25519PublicKeyToX25519(bobPair.identity.publicKeyEd25519));
+    const bobIk = bobPair.x25519KeyPair();
+    expect(bobIk.publicKey).toEqual(bobPair.identity.x25519PublicKey());
     const resp = X3DH.respond({
       provider,
       identityKey: bobIk,

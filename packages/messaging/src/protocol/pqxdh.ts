@@ -8,7 +8,7 @@ import {
   verifyKeyBundle,
   zeroize,
 } from '@creto/core';
-import { ed25519PublicKeyToX25519, encodeEc } from './identity-keys.js';
+import { encodeEc } from './identity-keys.js';
 import { PQXDH_INFO_ML_KEM_768, PQXDH_INFO_ML_KEM_1024, pqxdhKdf, X3DH_INFO } from './kdf.js';
 
 /**
@@ -247,7 +247,7 @@ export const X3DH = Object.freeze({
     verifyKeyBundle(bundle, input.provider);
     return X3DH.initiate({
       ...rest,
-      peerIdentityKey: ed25519PublicKeyToX25519(bundle.identity.publicKeyEd25519),
+      peerIdentityKey: bundle.identity.x25519PublicKey(),
       signedPrekey: bundle.signedPrekey,
       ...(bundle.oneTimePrekey ? { oneTimePrekey: bundle.oneTimePrekey } : {}),
       kemPrekey: {
