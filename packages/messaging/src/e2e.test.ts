@@ -2,15 +2,8 @@
  * End to end: two agents on the real platform services (`createPlatform`), the real relay and the
  * in-process transport. The README's two-agent example is this test, trimmed.
  */
-import {
-  AgentKeyPair,
-  base64urlToBytes,
-  createPlatform,
-  EnablementError,
-  registrationProof,
-  utf8ToBytes,
-} from '@creto/core';
-import { FakeClock } from '@creto/testing';
+import { AgentKeyPair, base64urlToBytes, createPlatform, registrationProof, utf8ToBytes } from '@creto/core';
+import { FakeClock, rejectionCodeOf } from '@creto/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMessagingClient, type ReceivedMessage } from './client/index.js';
 import type { MessageEnvelopeWire } from './envelope/index.js';
@@ -29,16 +22,6 @@ function containsBytes(haystack: Uint8Array, needle: Uint8Array): boolean {
     return true;
   }
   return false;
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-  } catch (error) {
-    if (EnablementError.is(error)) return error.code;
-    throw error;
-  }
-  return undefined;
 }
 
 const disposers: (() => Promise<void> | void)[] = [];
@@ -193,7 +176,7 @@ describe('two agents through the real relay', () => {
     const t = await setup();
     await t.start(t.bob);
     const c = await t.start(t.carol);
-    expect(await codeOf(c.client.send(t.bob.identity.nhi, text('let me in')))).toBe('MS-403');
+    expect(await rejectionCodeOf(c.client.send(t.bob.identity.nhi, text('let me in')))).toBe('MS-403');
     expect(
       t.platform.authz.evaluate({
         principal: t.carol.identity.nhi,

@@ -1,12 +1,14 @@
 /**
  * `@creto/testing`: test kit of the Creto Enablement SDK.
- * @packageDocumentation
+ * @module @creto/testing
  */
 
 export {
+  errorCodeOf,
   expectEnablementError,
   expectEnablementRejection,
   type MessageExpectation,
+  rejectionCodeOf,
 } from './assertions/index.js';
 export {
   DEFAULT_FAKE_CLOCK_START,

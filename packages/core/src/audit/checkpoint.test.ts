@@ -1,8 +1,8 @@
+import { errorCodeOf } from '@creto/testing';
 import { base64 } from '@scure/base';
 import { describe, expect, it } from 'vitest';
 import { nobleCryptoProvider as crypto } from '../crypto/noble.js';
 import { bytesToHex } from '../encoding/bytes.js';
-import { EnablementError } from '../errors/enablement-error.js';
 import {
   assertCheckpointConsistency,
   formatCheckpoint,
@@ -25,15 +25,6 @@ import {
   parseNoteVerifierKey,
   signNote,
 } from './note.js';
-
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (error) {
-    return EnablementError.is(error) ? error.code : `non-EnablementError: ${String(error)}`;
-  }
-  return 'no error';
-}
 
 // Known answers from golang.org/x/mod/sumdb/note (note_test.go) and the C2SP signed-note spec.
 const GO_TEXT =
@@ -84,15 +75,15 @@ describe('signed notes (C2SP signed-note)', () => {
       'PeterNeumann',
       'EnochRoot',
     ]);
-    expect(codeOf(() => openNote(both, []))).toBe('PL-401');
-    expect(codeOf(() => openNote(SPEC_NOTE, [peter]))).toBe('PL-401');
+    expect(errorCodeOf(() => openNote(both, []))).toBe('PL-401');
+    expect(errorCodeOf(() => openNote(SPEC_NOTE, [peter]))).toBe('PL-401');
   });
 
   it('ignores a signature that shares the name but not the key id of a known key', () => {
     const peter = parseNoteVerifierKey(PETER_VKEY, crypto);
     const impostor = createEd25519NoteSigner('PeterNeumann', new Uint8Array(32).fill(1), crypto);
     const note = signNote(GO_TEXT, [impostor]);
-    expect(codeOf(() => openNote(note, [peter]))).toBe('PL-401');
+    expect(errorCodeOf(() => openNote(note, [peter]))).toBe('PL-401');
     // …and the impostor's signature does not poison a note that Peter also signed.
     const withBoth = `${GO_TEXT}\n${note.slice(GO_TEXT.length + 1)}${PETER_SIG}`;
     expect(openNote(withBoth, [peter]).verifiedBy).toHaveLength(1);
@@ -102,12 +93,14 @@ describe('signed notes (C2SP signed-note)', () => {
     const peter = parseNoteVerifierKey(PETER_VKEY, crypto);
     const enoch = parseNoteVerifierKey(ENOCH_VKEY, crypto);
     expect(
-      codeOf(() => openNote(`${GO_TEXT.replace('cryptography', 'cryptographY')}\n${PETER_SIG}`, [peter])),
+      errorCodeOf(() =>
+        openNote(`${GO_TEXT.replace('cryptography', 'cryptographY')}\n${PETER_SIG}`, [peter]),
+      ),
     ).toBe('PL-401');
     const bytes = base64.decode(PETER_SIG.slice('— PeterNeumann '.length, -1));
     bytes[10] = (bytes[10] as number) ^ 1;
     const badPeter = `— PeterNeumann ${base64.encode(bytes)}\n`;
-    expect(codeOf(() => openNote(`${GO_TEXT}\n${badPeter}${ENOCH_SIG}`, [peter, enoch]))).toBe('PL-401');
+    expect(errorCodeOf(() => openNote(`${GO_TEXT}\n${badPeter}${ENOCH_SIG}`, [peter, enoch]))).toBe('PL-401');
   });
 
   it('rejects malformed notes with PL-400', () => {
@@ -131,7 +124,7 @@ describe('signed notes (C2SP signed-note)', () => {
       `${GO_TEXT.replace('problem', '\uD800')}\n${PETER_SIG}`, // lone surrogate
       42 as unknown as string,
     ];
-    for (const note of malformed) expect(codeOf(() => openNote(note, [peter]))).toBe('PL-400');
+    for (const note of malformed) expect(errorCodeOf(() => openNote(note, [peter]))).toBe('PL-400');
   });
 
   it('accepts blank lines inside the text (the last blank line separates the signatures)', () => {
@@ -143,15 +136,15 @@ describe('signed notes (C2SP signed-note)', () => {
 
   it('checks what it signs: text shape, key names, signer count', () => {
     const signer = createEd25519NoteSigner('example.com/k', new Uint8Array(32).fill(3), crypto);
-    expect(codeOf(() => signNote('no newline', [signer]))).toBe('PL-400');
-    expect(codeOf(() => signNote('', [signer]))).toBe('PL-400');
-    expect(codeOf(() => signNote('bell\u0007\n', [signer]))).toBe('PL-400');
-    expect(codeOf(() => signNote('ok\n', []))).toBe('PL-400');
+    expect(errorCodeOf(() => signNote('no newline', [signer]))).toBe('PL-400');
+    expect(errorCodeOf(() => signNote('', [signer]))).toBe('PL-400');
+    expect(errorCodeOf(() => signNote('bell\u0007\n', [signer]))).toBe('PL-400');
+    expect(errorCodeOf(() => signNote('ok\n', []))).toBe('PL-400');
     const bad: NoteSigner = { name: 'has space', keyId: signer.keyId, sign: signer.sign };
-    expect(codeOf(() => signNote('ok\n', [bad]))).toBe('PL-400');
-    expect(codeOf(() => createEd25519NoteSigner('a+b', new Uint8Array(32), crypto))).toBe('PL-400');
-    expect(codeOf(() => createEd25519NoteSigner('', new Uint8Array(32), crypto))).toBe('PL-400');
-    expect(codeOf(() => createEd25519NoteSigner('ok', new Uint8Array(31), crypto))).toBe('PL-400');
+    expect(errorCodeOf(() => signNote('ok\n', [bad]))).toBe('PL-400');
+    expect(errorCodeOf(() => createEd25519NoteSigner('a+b', new Uint8Array(32), crypto))).toBe('PL-400');
+    expect(errorCodeOf(() => createEd25519NoteSigner('', new Uint8Array(32), crypto))).toBe('PL-400');
+    expect(errorCodeOf(() => createEd25519NoteSigner('ok', new Uint8Array(31), crypto))).toBe('PL-400');
     for (const name of ['a b', 'a+b', '', 'a\u00a0b', 'a\u2003b', 'tab\tname'])
       expect(isNoteKeyName(name)).toBe(false);
     expect(isNoteKeyName('example.com/log42')).toBe(true);
@@ -181,7 +174,7 @@ describe('signed notes (C2SP signed-note)', () => {
       'no-plus-at-all',
       `x+${'0'.repeat(8)}+${'A'.repeat(400)}`,
     ];
-    for (const text of bad) expect(codeOf(() => parseNoteVerifierKey(text, crypto))).toBe('PL-400');
+    for (const text of bad) expect(errorCodeOf(() => parseNoteVerifierKey(text, crypto))).toBe('PL-400');
   });
 });
 
@@ -230,9 +223,9 @@ describe('checkpoints (C2SP tlog-checkpoint)', () => {
       `${origin}\n1\n${root}\n${'e\n'.repeat(17)}`, // too many extensions
       `${origin}\u0001\n1\n${root}\n`,
     ];
-    for (const text of bad) expect(codeOf(() => parseCheckpoint(text))).toBe('PL-400');
+    for (const text of bad) expect(errorCodeOf(() => parseCheckpoint(text))).toBe('PL-400');
     expect(
-      codeOf(() =>
+      errorCodeOf(() =>
         formatCheckpoint({
           origin: 'two\nlines',
           treeSize: 1n,
@@ -242,7 +235,9 @@ describe('checkpoints (C2SP tlog-checkpoint)', () => {
       ),
     ).toBe('PL-400');
     expect(
-      codeOf(() => formatCheckpoint({ origin, treeSize: -1n, rootHash: new Uint8Array(32), extensions: [] })),
+      errorCodeOf(() =>
+        formatCheckpoint({ origin, treeSize: -1n, rootHash: new Uint8Array(32), extensions: [] }),
+      ),
     ).toBe('PL-400');
   });
 
@@ -257,21 +252,21 @@ describe('checkpoints (C2SP tlog-checkpoint)', () => {
     expect(opened.checkpoint).toEqual(cp);
     expect(opened.verifiedBy).toEqual([origin]);
     const other = createEd25519NoteSigner('other.example/log', new Uint8Array(32).fill(6), crypto);
-    expect(codeOf(() => signCheckpoint(cp, other))).toBe('PL-400');
+    expect(errorCodeOf(() => signCheckpoint(cp, other))).toBe('PL-400');
     // Same signer key, another origin: refused at the origin check.
     const otherOrigin = createEd25519NoteSigner('other.example/log', new Uint8Array(32).fill(5), crypto);
     const foreign = signCheckpoint({ ...cp, origin: 'other.example/log' }, otherOrigin);
-    expect(codeOf(() => openCheckpoint(foreign, [otherOrigin.verifier()], { origin }))).toBe('PL-401');
+    expect(errorCodeOf(() => openCheckpoint(foreign, [otherOrigin.verifier()], { origin }))).toBe('PL-401');
   });
 
   it('rejects tampered and unknown-key checkpoints with PL-401', () => {
     const cp: LogCheckpoint = { origin, treeSize: 7n, rootHash: new Uint8Array(32).fill(1), extensions: [] };
     const note = signCheckpoint(cp, signer);
-    expect(codeOf(() => openCheckpoint(note.replace(`${origin}\n7\n`, `${origin}\n8\n`), [verifier]))).toBe(
-      'PL-401',
-    );
+    expect(
+      errorCodeOf(() => openCheckpoint(note.replace(`${origin}\n7\n`, `${origin}\n8\n`), [verifier])),
+    ).toBe('PL-401');
     const stranger = createEd25519NoteSigner(origin, new Uint8Array(32).fill(9), crypto);
-    expect(codeOf(() => openCheckpoint(signCheckpoint(cp, stranger), [verifier]))).toBe('PL-401');
+    expect(errorCodeOf(() => openCheckpoint(signCheckpoint(cp, stranger), [verifier]))).toBe('PL-401');
   });
 
   it('checks that a later checkpoint is consistent with an earlier one', () => {
@@ -293,16 +288,16 @@ describe('checkpoints (C2SP tlog-checkpoint)', () => {
     for (let i = 0; i < 21; i++) forked.appendLeaf(i === 4 ? Uint8Array.of(0xee) : Uint8Array.of(i, i));
     const forkedHead: LogCheckpoint = { ...newer, rootHash: forked.root() };
     expect(
-      codeOf(() => assertCheckpointConsistency(older, forkedHead, forked.consistencyProof(13, 21))),
+      errorCodeOf(() => assertCheckpointConsistency(older, forkedHead, forked.consistencyProof(13, 21))),
     ).toBe('PL-401');
-    expect(codeOf(() => assertCheckpointConsistency(older, newer, tree.consistencyProof(12, 21)))).toBe(
+    expect(errorCodeOf(() => assertCheckpointConsistency(older, newer, tree.consistencyProof(12, 21)))).toBe(
       'PL-401',
     );
-    expect(codeOf(() => assertCheckpointConsistency(newer, older, tree.consistencyProof(13, 21)))).toBe(
+    expect(errorCodeOf(() => assertCheckpointConsistency(newer, older, tree.consistencyProof(13, 21)))).toBe(
       'PL-400',
     );
-    expect(codeOf(() => assertCheckpointConsistency({ ...older, origin: 'x.example/y' }, newer, []))).toBe(
-      'PL-400',
-    );
+    expect(
+      errorCodeOf(() => assertCheckpointConsistency({ ...older, origin: 'x.example/y' }, newer, [])),
+    ).toBe('PL-400');
   });
 });

@@ -1,3 +1,4 @@
+import { errorCodeOf } from '@creto/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -36,15 +37,6 @@ const T = 1_767_225_600_000_000_000n;
 const SB = sandboxId('sb-test-1');
 const ID1 = parseUuid('0b6e4f1e-8a3c-4d2b-9f10-2c3d4e5f6a7b');
 const ID2 = parseUuid('1c7f5a2f-9b4d-4e3c-8a21-3d4e5f6a7b8c');
-
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (error) {
-    return EnablementError.is(error) ? error.code : `non-EnablementError: ${String(error)}`;
-  }
-  return 'no error';
-}
 
 /** One example of every kind, with the unified fields it must map to. */
 const EXAMPLES: [AuditEventDetail, { agentNhi: string; resource: string; outcome: string }][] = [
@@ -317,13 +309,15 @@ describe('typed audit events (spec §3.3)', () => {
       expect((error as EnablementError).message).toContain(field);
     }
     expect(
-      codeOf(() => toUnifiedAuditEvent({ kind: 'Nope' } as unknown as AuditEventDetail, { timestamp: T })),
+      errorCodeOf(() =>
+        toUnifiedAuditEvent({ kind: 'Nope' } as unknown as AuditEventDetail, { timestamp: T }),
+      ),
     ).toBe('PL-400');
-    expect(codeOf(() => toUnifiedAuditEvent(null as unknown as AuditEventDetail, { timestamp: T }))).toBe(
-      'PL-400',
-    );
     expect(
-      codeOf(() => toUnifiedAuditEvent(EXAMPLES[1]?.[0] as AuditEventDetail, { timestamp: 2n ** 63n })),
+      errorCodeOf(() => toUnifiedAuditEvent(null as unknown as AuditEventDetail, { timestamp: T })),
+    ).toBe('PL-400');
+    expect(
+      errorCodeOf(() => toUnifiedAuditEvent(EXAMPLES[1]?.[0] as AuditEventDetail, { timestamp: 2n ** 63n })),
     ).toBe('PL-400');
   });
 
@@ -460,11 +454,11 @@ describe('UnifiedAuditEvent and its wire codec', () => {
 
   it('detects metadata that disagrees with the event (a forged or corrupted typed event)', () => {
     const event = toUnifiedAuditEvent(EXAMPLES[2]?.[0] as AuditEventDetail, { timestamp: T });
-    expect(codeOf(() => auditEventDetail({ ...event, outcome: 'success' }))).toBe('PL-400');
-    expect(codeOf(() => auditEventDetail({ ...event, agentNhi: OTHER }))).toBe('PL-400');
-    expect(codeOf(() => auditEventDetail({ ...event, product: 'metering' }))).toBe('PL-400');
+    expect(errorCodeOf(() => auditEventDetail({ ...event, outcome: 'success' }))).toBe('PL-400');
+    expect(errorCodeOf(() => auditEventDetail({ ...event, agentNhi: OTHER }))).toBe('PL-400');
+    expect(errorCodeOf(() => auditEventDetail({ ...event, product: 'metering' }))).toBe('PL-400');
     const metadata = { ...(event.metadata as object), decision: 'sometimes' };
-    expect(codeOf(() => auditEventDetail({ ...event, metadata }))).toBe('PL-400');
+    expect(errorCodeOf(() => auditEventDetail({ ...event, metadata }))).toBe('PL-400');
   });
 
   it('has a JSON Schema (draft 2020-12) for its wire side, as the other wire contracts do', () => {

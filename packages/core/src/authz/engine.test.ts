@@ -1,3 +1,4 @@
+import { expectEnablementError, FakeClock } from '@creto/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { nobleCryptoProvider } from '../crypto/noble.js';
@@ -15,16 +16,6 @@ import { createPolicyEngine, type PolicyEngineOptions } from './engine.js';
 import { issueOverrideToken } from './override-token.js';
 import type { Policy } from './policy.js';
 import type { Attributes, AuthzDecision, AuthzRequest, QuotaSource } from './types.js';
-
-class TestClock implements Clock {
-  constructor(public t: bigint) {}
-  now(): bigint {
-    return this.t;
-  }
-  schedule(): () => void {
-    return () => undefined;
-  }
-}
 
 const SECOND = 1_000_000_000n;
 const HOUR = 3600n * SECOND;
@@ -59,7 +50,7 @@ const egress = (host: string, principal = agent): AuthzRequest => ({
 });
 
 function engineWith(policies: Policy[], options: Partial<PolicyEngineOptions> = {}) {
-  const clock = new TestClock(T0);
+  const clock = new FakeClock({ start: T0 });
   const engine = createPolicyEngine({
     policies,
     clock,
@@ -67,19 +58,6 @@ function engineWith(policies: Policy[], options: Partial<PolicyEngineOptions> = 
     ...options,
   });
   return { engine, clock };
-}
-
-function expectCode(fn: () => unknown, code: string, text?: string): EnablementError {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (error) {
-    thrown = error;
-  }
-  if (!EnablementError.is(thrown)) throw new Error(`expected an EnablementError, got ${String(thrown)}`);
-  expect(thrown.code, thrown.message).toBe(code);
-  if (text !== undefined) expect(thrown.message).toContain(text);
-  return thrown;
 }
 
 async function rejection(promise: Promise<unknown>): Promise<EnablementError> {
@@ -209,26 +187,34 @@ describe('override tokens', () => {
     expect(decision).toMatchObject({ decision: 'allow', policyIds: ['large-transfer'] });
     expect(decision.decision === 'allow' && decision.overrideTokenId).toMatch(/^[A-Za-z0-9_-]{22}$/);
     expect(decision.reason).toContain('req-1');
-    expectCode(() => engine.evaluate(transfer(50000, { overrideToken: t })), 'OV-410');
+    expectEnablementError(() => engine.evaluate(transfer(50000, { overrideToken: t })), 'OV-410');
     expect(engine.evaluate(transfer(50000)).decision).toBe('requires_oversight');
   });
 
   it('rejects a token for another amount, principal or issuer', () => {
     const { engine, clock } = engineWith([largeTransfer]);
     const t = token(clock, 50000);
-    expectCode(() => engine.evaluate(transfer(50001, { overrideToken: t })), 'PL-403', 'arguments');
+    expectEnablementError(
+      () => engine.evaluate(transfer(50001, { overrideToken: t })),
+      'PL-403',
+      'arguments',
+    );
     const other = { ...transfer(50000, { overrideToken: t }), principal: otherAgent };
-    expectCode(() => engine.evaluate(other), 'PL-403', 'principal');
+    expectEnablementError(() => engine.evaluate(other), 'PL-403', 'principal');
     const untrusted = createPolicyEngine({ policies: [largeTransfer], clock });
-    expectCode(() => untrusted.evaluate(transfer(50000, { overrideToken: t })), 'PL-401', 'not trusted');
+    expectEnablementError(
+      () => untrusted.evaluate(transfer(50000, { overrideToken: t })),
+      'PL-401',
+      'not trusted',
+    );
     expect(engine.evaluate(transfer(50000, { overrideToken: t })).decision).toBe('allow'); // nothing consumed
   });
 
   it('expires with the clock', () => {
     const { engine, clock } = engineWith([largeTransfer]);
     const t = token(clock, 50000);
-    clock.t += 600n * SECOND;
-    expectCode(() => engine.evaluate(transfer(50000, { overrideToken: t })), 'OV-410', 'expired');
+    clock.advanceNs(600n * SECOND);
+    expectEnablementError(() => engine.evaluate(transfer(50000, { overrideToken: t })), 'OV-410', 'expired');
   });
 
   it('is neither consulted nor consumed when no oversight policy applies', () => {
@@ -271,7 +257,7 @@ describe('override tokens', () => {
 
 describe('delegation chains', () => {
   function chain(capabilities: Capability[], expiresAt = T0 + HOUR, subject = agent): DelegationChain {
-    const clock = new TestClock(T0);
+    const clock = new FakeClock({ start: T0 });
     return DelegationChain.from([
       issueDelegation({ issuer: human, subject, capabilities, expiresAt, clock }),
     ]);
@@ -318,7 +304,7 @@ describe('delegation chains', () => {
     expect(bad.reason).toContain('signature does not verify');
 
     expect(engine.evaluate({ ...egress('x'), delegationChain: good }).decision).toBe('allow');
-    clock.t = T0 + HOUR; // the link's expiresAt (exclusive): trust ends, and re-validation fails
+    clock.advanceTo(T0 + HOUR); // the link's expiresAt (exclusive): trust ends, and re-validation fails
     const expired = engine.evaluate({ ...egress('x'), delegationChain: good });
     expect(expired.decision).toBe('deny');
     expect(expired.reason).toContain('expired');
@@ -401,7 +387,7 @@ describe('revocation', () => {
 
   it('revokes a chain through its root or one of its links', () => {
     const { engine } = engineWith([{ id: 'all', effect: 'permit' }]);
-    const clock = new TestClock(T0);
+    const clock = new FakeClock({ start: T0 });
     const link = issueDelegation({
       issuer: human,
       subject: agent,
@@ -418,8 +404,8 @@ describe('revocation', () => {
 
   it('rejects a malformed target', () => {
     const { engine } = engineWith([]);
-    expectCode(() => engine.revoke('agent:nobody'), 'PL-400');
-    expectCode(() => engine.revoke({ kind: 'link', id: 'xyz' }), 'PL-400');
+    expectEnablementError(() => engine.revoke('agent:nobody'), 'PL-400');
+    expectEnablementError(() => engine.revoke({ kind: 'link', id: 'xyz' }), 'PL-400');
   });
 });
 
@@ -648,31 +634,31 @@ describe('decision cache', () => {
 
 describe('input validation', () => {
   it('rejects bad options with PL-400 naming the option', () => {
-    expectCode(() => createPolicyEngine({ cacheSize: -1 }), 'PL-400', 'options.cacheSize');
-    expectCode(() => createPolicyEngine({ cacheSize: 1.5 }), 'PL-400', 'options.cacheSize');
-    expectCode(() => createPolicyEngine({ clock: {} as Clock }), 'PL-400', 'options.clock');
-    expectCode(
+    expectEnablementError(() => createPolicyEngine({ cacheSize: -1 }), 'PL-400', 'options.cacheSize');
+    expectEnablementError(() => createPolicyEngine({ cacheSize: 1.5 }), 'PL-400', 'options.cacheSize');
+    expectEnablementError(() => createPolicyEngine({ clock: {} as Clock }), 'PL-400', 'options.clock');
+    expectEnablementError(
       () => createPolicyEngine({ principalAttributes: {} as never }),
       'PL-400',
       'options.principalAttributes',
     );
-    expectCode(() => createPolicyEngine({ colour: 'red' } as never), 'PL-400', 'options');
-    expectCode(
+    expectEnablementError(() => createPolicyEngine({ colour: 'red' } as never), 'PL-400', 'options');
+    expectEnablementError(
       () => createPolicyEngine({ overrideTokenIssuers: ['x'] }),
       'PL-400',
       'options.overrideTokenIssuers[0]',
     );
-    expectCode(
+    expectEnablementError(
       () => createPolicyEngine({ delegation: { maxLength: 0 } }),
       'PL-400',
       'options.delegation.maxLength',
     );
-    expectCode(
+    expectEnablementError(
       () => createPolicyEngine({ delegation: { trustedRoots: ['x'] } }),
       'PL-400',
       'options.delegation.trustedRoots[0]',
     );
-    expectCode(
+    expectEnablementError(
       () => createPolicyEngine({ policies: [{ id: 'p', effect: 'allow' } as unknown as Policy] }),
       'PL-400',
       'policies[0].effect',
@@ -681,41 +667,53 @@ describe('input validation', () => {
 
   it('rejects malformed requests with PL-400 naming the field', () => {
     const { engine } = engineWith([{ id: 'all', effect: 'permit' }]);
-    expectCode(() => engine.evaluate(null as unknown as AuthzRequest), 'PL-400', 'request');
-    expectCode(() => engine.evaluate({ ...egress('x'), principal: 'bob' }), 'PL-400', 'principal');
-    expectCode(
+    expectEnablementError(() => engine.evaluate(null as unknown as AuthzRequest), 'PL-400', 'request');
+    expectEnablementError(() => engine.evaluate({ ...egress('x'), principal: 'bob' }), 'PL-400', 'principal');
+    expectEnablementError(
       () => engine.evaluate({ ...egress('x'), principal: 5 as unknown as string }),
       'PL-400',
       'principal',
     );
-    expectCode(() => engine.evaluate({ ...egress('x'), action: 'network egress' }), 'PL-400', 'action');
-    expectCode(() => engine.evaluate({ ...egress('x'), action: '' }), 'PL-400', 'action');
-    expectCode(() => engine.evaluate({ ...egress('x'), resource: 'a\nb' }), 'PL-400', 'resource');
-    expectCode(() => engine.evaluate({ ...egress('x'), resource: 'r'.repeat(1025) }), 'PL-400', 'resource');
-    expectCode(() => engine.evaluate({ ...egress('x'), context: [] as never }), 'PL-400', 'context');
-    expectCode(
+    expectEnablementError(
+      () => engine.evaluate({ ...egress('x'), action: 'network egress' }),
+      'PL-400',
+      'action',
+    );
+    expectEnablementError(() => engine.evaluate({ ...egress('x'), action: '' }), 'PL-400', 'action');
+    expectEnablementError(() => engine.evaluate({ ...egress('x'), resource: 'a\nb' }), 'PL-400', 'resource');
+    expectEnablementError(
+      () => engine.evaluate({ ...egress('x'), resource: 'r'.repeat(1025) }),
+      'PL-400',
+      'resource',
+    );
+    expectEnablementError(
+      () => engine.evaluate({ ...egress('x'), context: [] as never }),
+      'PL-400',
+      'context',
+    );
+    expectEnablementError(
       () => engine.evaluate({ ...egress('x'), delegationChain: {} as never }),
       'PL-400',
       'delegationChain',
     );
-    expectCode(
+    expectEnablementError(
       () => engine.evaluate({ ...egress('x'), overrideToken: 5 as never }),
       'PL-400',
       'overrideToken',
     );
     // A malformed request is never cached: asking again fails again.
-    expectCode(() => engine.evaluate({ ...egress('x'), principal: 'bob' }), 'PL-400', 'principal');
+    expectEnablementError(() => engine.evaluate({ ...egress('x'), principal: 'bob' }), 'PL-400', 'principal');
   });
 
   it('keeps the accepted policy set when a change is invalid', () => {
     const { engine } = engineWith([permitTransfers]);
-    expectCode(
+    expectEnablementError(
       () => engine.setPolicies([permitTransfers, { id: 'x', effect: 'nope' } as never]),
       'PL-400',
       'policies[1].effect',
     );
-    expectCode(() => engine.addPolicy({ ...permitTransfers }), 'PL-409');
-    expectCode(() => engine.addPolicy({ id: 'y' } as never), 'PL-400', 'policy.effect');
+    expectEnablementError(() => engine.addPolicy({ ...permitTransfers }), 'PL-409');
+    expectEnablementError(() => engine.addPolicy({ id: 'y' } as never), 'PL-400', 'policy.effect');
     expect(engine.version).toBe(1);
     expect(engine.policies.map((p) => p.id)).toEqual(['transfers']);
     expect(engine.evaluate(transfer(1)).decision).toBe('allow');
@@ -746,7 +744,11 @@ describe('input validation', () => {
     );
     expect(engine.evaluate(egress('x')).decision).toBe('allow');
     expect(calls).toBe(1);
-    const error = expectCode(() => engine.evaluate(egress('x', otherAgent)), 'PL-503', 'principalAttributes');
+    const error = expectEnablementError(
+      () => engine.evaluate(egress('x', otherAgent)),
+      'PL-503',
+      'principalAttributes',
+    );
     expect(error.retryable).toBe(true);
   });
 });

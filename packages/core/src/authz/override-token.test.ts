@@ -1,7 +1,7 @@
+import { expectEnablementError, FakeClock } from '@creto/testing';
 import { describe, expect, it } from 'vitest';
 import { canonicalize } from '../canonical/canonicalize.js';
 import { base64urlToBytes, bytesToBase64url, bytesToUtf8, utf8ToBytes } from '../encoding/bytes.js';
-import { EnablementError } from '../errors/enablement-error.js';
 import { AgentKeyPair } from '../identity/key-pair.js';
 import type { Clock } from '../time/clock.js';
 import {
@@ -14,16 +14,6 @@ import {
 } from './override-token.js';
 
 /** A settable clock (core cannot depend on @creto/testing's FakeClock). */
-class TestClock implements Clock {
-  constructor(public t: bigint) {}
-  now(): bigint {
-    return this.t;
-  }
-  schedule(): () => void {
-    return () => undefined;
-  }
-}
-
 const SECOND = 1_000_000_000n;
 const T0 = 1_767_225_600n * SECOND; // 2026-01-01T00:00:00Z
 
@@ -55,26 +45,13 @@ function issue(clock: Clock, overrides: Partial<IssueOverrideTokenOptions> = {})
 }
 
 function setup(options: { maxTrackedTokens?: number; trusted?: string[] } = {}) {
-  const clock = new TestClock(T0);
+  const clock = new FakeClock({ start: T0 });
   const validator = createOverrideTokenValidator({
     trustedIssuers: options.trusted ?? [oversight.identity.nhi],
     clock,
     ...(options.maxTrackedTokens === undefined ? {} : { maxTrackedTokens: options.maxTrackedTokens }),
   });
   return { clock, validator };
-}
-
-function expectCode(fn: () => unknown, code: string, text?: string): EnablementError {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (error) {
-    thrown = error;
-  }
-  if (!EnablementError.is(thrown)) throw new Error(`expected an EnablementError, got ${String(thrown)}`);
-  expect(thrown.code, thrown.message).toBe(code);
-  if (text !== undefined) expect(thrown.message).toContain(text);
-  return thrown;
 }
 
 /** Re-signs a modified payload with `signer` (a structurally perfect token). */
@@ -127,17 +104,25 @@ describe('issueOverrideToken / decodeOverrideToken', () => {
 
   it('rejects bad options with PL-400 naming them', () => {
     const { clock } = setup();
-    expectCode(() => issue(clock, { principal: 'nobody' }), 'PL-400', 'principal');
-    expectCode(() => issue(clock, { action: 'has space' }), 'PL-400', 'action');
-    expectCode(() => issue(clock, { resource: 'a\nb' }), 'PL-400', 'resource');
-    expectCode(() => issue(clock, { requestId: '' }), 'PL-400', 'requestId');
-    expectCode(() => issue(clock, { maxUses: 0 }), 'PL-400', 'maxUses');
-    expectCode(() => issue(clock, { maxUses: 1.5 }), 'PL-400', 'maxUses');
-    expectCode(() => issue(clock, { expiresAt: T0 }), 'PL-400', 'expiresAt');
-    expectCode(() => issue(clock, { expiresAt: 5 as unknown as bigint }), 'PL-400', 'expiresAt');
-    expectCode(() => issue(clock, { arguments: { n: 1n } }), 'PL-400', 'arguments');
-    expectCode(() => issue(clock, { arguments: { big: 'x'.repeat(70_000) } }), 'PL-400', 'arguments');
-    expectCode(() => issue(clock, { signer: 'key' as unknown as AgentKeyPair }), 'PL-400', 'signer');
+    expectEnablementError(() => issue(clock, { principal: 'nobody' }), 'PL-400', 'principal');
+    expectEnablementError(() => issue(clock, { action: 'has space' }), 'PL-400', 'action');
+    expectEnablementError(() => issue(clock, { resource: 'a\nb' }), 'PL-400', 'resource');
+    expectEnablementError(() => issue(clock, { requestId: '' }), 'PL-400', 'requestId');
+    expectEnablementError(() => issue(clock, { maxUses: 0 }), 'PL-400', 'maxUses');
+    expectEnablementError(() => issue(clock, { maxUses: 1.5 }), 'PL-400', 'maxUses');
+    expectEnablementError(() => issue(clock, { expiresAt: T0 }), 'PL-400', 'expiresAt');
+    expectEnablementError(() => issue(clock, { expiresAt: 5 as unknown as bigint }), 'PL-400', 'expiresAt');
+    expectEnablementError(() => issue(clock, { arguments: { n: 1n } }), 'PL-400', 'arguments');
+    expectEnablementError(
+      () => issue(clock, { arguments: { big: 'x'.repeat(70_000) } }),
+      'PL-400',
+      'arguments',
+    );
+    expectEnablementError(
+      () => issue(clock, { signer: 'key' as unknown as AgentKeyPair }),
+      'PL-400',
+      'signer',
+    );
   });
 });
 
@@ -147,7 +132,7 @@ describe('createOverrideTokenValidator', () => {
     const token = issue(clock);
     const claims = validator.validate(token, call);
     expect(claims.principal).toBe(agent);
-    expectCode(() => validator.validate(token, call), 'OV-410', 'already used 1 of 1');
+    expectEnablementError(() => validator.validate(token, call), 'OV-410', 'already used 1 of 1');
   });
 
   it('allows maxUses validations, counting across re-encodings of the same call', () => {
@@ -156,32 +141,44 @@ describe('createOverrideTokenValidator', () => {
     validator.validate(token, call);
     validator.validate(token, { ...call, arguments: { currency: 'USD', amount: 50000 } }); // key order is irrelevant
     validator.validate(token, { ...call, arguments: { amount: 50000, currency: 'USD', note: undefined } });
-    expectCode(() => validator.validate(token, call), 'OV-410', 'already used 3 of 3');
+    expectEnablementError(() => validator.validate(token, call), 'OV-410', 'already used 3 of 3');
   });
 
   it('rejects a mismatch on each bound field with PL-403, consuming nothing', () => {
     const { clock, validator } = setup();
     const token = issue(clock);
-    expectCode(() => validator.validate(token, { ...call, principal: otherAgent }), 'PL-403', 'principal');
-    expectCode(() => validator.validate(token, { ...call, action: 'funds.withdraw' }), 'PL-403', 'action');
-    expectCode(
+    expectEnablementError(
+      () => validator.validate(token, { ...call, principal: otherAgent }),
+      'PL-403',
+      'principal',
+    );
+    expectEnablementError(
+      () => validator.validate(token, { ...call, action: 'funds.withdraw' }),
+      'PL-403',
+      'action',
+    );
+    expectEnablementError(
       () => validator.validate(token, { ...call, resource: 'payments:account:other' }),
       'PL-403',
       'resource',
     );
     // A token for amount 50000 does not authorise 50001.
-    expectCode(
+    expectEnablementError(
       () => validator.validate(token, { ...call, arguments: { amount: 50001, currency: 'USD' } }),
       'PL-403',
       'arguments',
     );
-    expectCode(
+    expectEnablementError(
       () => validator.validate(token, { ...call, arguments: { amount: 50000 } }),
       'PL-403',
       'arguments',
     );
-    expectCode(() => validator.validate(token, { ...call, arguments: undefined }), 'PL-403', 'arguments');
-    expectCode(
+    expectEnablementError(
+      () => validator.validate(token, { ...call, arguments: undefined }),
+      'PL-403',
+      'arguments',
+    );
+    expectEnablementError(
       () => validator.validate(token, { ...call, arguments: { amount: 50000n } }),
       'PL-400',
       'arguments',
@@ -193,15 +190,15 @@ describe('createOverrideTokenValidator', () => {
     const { clock, validator } = setup();
     const token = issue(clock, { maxUses: 10 });
     validator.validate(token, call); // now seen, with a verified-arguments witness
-    expectCode(
+    expectEnablementError(
       () => validator.validate(token, { ...call, arguments: { amount: 50001, currency: 'USD' } }),
       'PL-403',
     );
-    expectCode(() => validator.validate(token, { ...call, principal: otherAgent }), 'PL-403');
+    expectEnablementError(() => validator.validate(token, { ...call, principal: otherAgent }), 'PL-403');
     const mutable = { amount: 50000, currency: 'USD' };
     validator.validate(token, { ...call, arguments: mutable });
     mutable.amount = 1_000_000; // the witness is a copy: mutating the caller's object changes nothing
-    expectCode(() => validator.validate(token, { ...call, arguments: mutable }), 'PL-403');
+    expectEnablementError(() => validator.validate(token, { ...call, arguments: mutable }), 'PL-403');
   });
 
   it('binds empty arguments as {}', () => {
@@ -214,21 +211,21 @@ describe('createOverrideTokenValidator', () => {
   it('rejects an expired token with OV-410 (expiry exclusive), also when it was seen before', () => {
     const { clock, validator } = setup();
     const token = issue(clock, { expiresAt: T0 + 10n * SECOND, maxUses: 5 });
-    clock.t = T0 + 10n * SECOND - 1n;
+    clock.advanceTo(T0 + 10n * SECOND - 1n);
     validator.validate(token, call);
-    clock.t = T0 + 10n * SECOND;
-    expectCode(() => validator.validate(token, call), 'OV-410', 'expired');
+    clock.advanceTo(T0 + 10n * SECOND);
+    expectEnablementError(() => validator.validate(token, call), 'OV-410', 'expired');
     const fresh = setup();
     const other = issue(fresh.clock, { expiresAt: T0 + SECOND });
-    fresh.clock.t = T0 + 2n * SECOND;
-    expectCode(() => fresh.validator.validate(other, call), 'OV-410', 'expired');
+    fresh.clock.advanceTo(T0 + 2n * SECOND);
+    expectEnablementError(() => fresh.validator.validate(other, call), 'OV-410', 'expired');
   });
 
   it('rejects forged and tampered tokens with PL-401', () => {
     const { clock, validator } = setup();
     const token = issue(clock);
     // Signed by someone else, claiming the trusted issuer.
-    expectCode(
+    expectEnablementError(
       () =>
         validator.validate(
           resign(token, () => undefined, attacker),
@@ -243,15 +240,26 @@ describe('createOverrideTokenValidator', () => {
       p.max_uses = 1000;
     });
     const [editedBody] = edited.split('.');
-    expectCode(() => validator.validate(`${editedBody}.${signature}`, call), 'PL-401', 'signature');
+    expectEnablementError(
+      () => validator.validate(`${editedBody}.${signature}`, call),
+      'PL-401',
+      'signature',
+    );
     // One flipped signature bit.
     const sig = base64urlToBytes(signature ?? '');
     sig[10] = (sig[10] ?? 0) ^ 1;
-    expectCode(() => validator.validate(`${token.split('.')[0]}.${bytesToBase64url(sig)}`, call), 'PL-401');
+    expectEnablementError(
+      () => validator.validate(`${token.split('.')[0]}.${bytesToBase64url(sig)}`, call),
+      'PL-401',
+    );
     // The real token still works: failures consumed nothing.
     validator.validate(token, call);
     // Once the real token is seen, its signature on another payload is still not accepted.
-    expectCode(() => validator.validate(`${editedBody}.${signature}`, call), 'PL-401', 'signature');
+    expectEnablementError(
+      () => validator.validate(`${editedBody}.${signature}`, call),
+      'PL-401',
+      'signature',
+    );
   });
 
   it('rejects tokens from untrusted issuers with PL-401, even when perfectly signed', () => {
@@ -266,9 +274,9 @@ describe('createOverrideTokenValidator', () => {
       requestId: 'r1',
       clock,
     });
-    expectCode(() => validator.validate(foreign, call), 'PL-401', 'not trusted');
+    expectEnablementError(() => validator.validate(foreign, call), 'PL-401', 'not trusted');
     const none = setup({ trusted: [] });
-    expectCode(() => none.validator.validate(issue(none.clock), call), 'PL-401', 'not trusted');
+    expectEnablementError(() => none.validator.validate(issue(none.clock), call), 'PL-401', 'not trusted');
   });
 
   it('rejects malformed tokens with PL-400 before verifying anything', () => {
@@ -286,15 +294,15 @@ describe('createOverrideTokenValidator', () => {
       `${bytesToBase64url(utf8ToBytes('not json'))}.${sig}`,
       `${bytesToBase64url(utf8ToBytes(' {}'))}.${sig}`,
     ];
-    for (const bad of cases) expectCode(() => validator.validate(bad as string, call), 'PL-400');
+    for (const bad of cases) expectEnablementError(() => validator.validate(bad as string, call), 'PL-400');
     // Valid JSON, valid signature, but not the canonical spelling.
     const json = bytesToUtf8(base64urlToBytes(body));
     const spaced = utf8ToBytes(json.replace('{', '{ '));
     const signed = new Uint8Array([...utf8ToBytes(OVERRIDE_TOKEN_SIGNING_CONTEXT), 0, ...spaced]);
     const nonCanonical = `${bytesToBase64url(spaced)}.${bytesToBase64url(oversight.sign(signed))}`;
-    expectCode(() => validator.validate(nonCanonical, call), 'PL-400', 'canonical');
+    expectEnablementError(() => validator.validate(nonCanonical, call), 'PL-400', 'canonical');
     // Unknown version or type, extra members, expiry before issuance.
-    expectCode(
+    expectEnablementError(
       () =>
         validator.validate(
           resign(token, (p) => {
@@ -305,7 +313,7 @@ describe('createOverrideTokenValidator', () => {
       'PL-400',
       'version',
     );
-    expectCode(
+    expectEnablementError(
       () =>
         validator.validate(
           resign(token, (p) => {
@@ -316,7 +324,7 @@ describe('createOverrideTokenValidator', () => {
       'PL-400',
       'type',
     );
-    expectCode(
+    expectEnablementError(
       () =>
         validator.validate(
           resign(token, (p) => {
@@ -326,7 +334,7 @@ describe('createOverrideTokenValidator', () => {
         ),
       'PL-400',
     );
-    expectCode(
+    expectEnablementError(
       () =>
         validator.validate(
           resign(token, (p) => {
@@ -337,7 +345,7 @@ describe('createOverrideTokenValidator', () => {
       'PL-400',
       'expires_at',
     );
-    expectCode(() => validator.validate(token, null as unknown as typeof call), 'PL-400', 'call');
+    expectEnablementError(() => validator.validate(token, null as unknown as typeof call), 'PL-400', 'call');
   });
 
   it('bounds the tracking table: expired entries are swept, live ones are never dropped', () => {
@@ -348,26 +356,26 @@ describe('createOverrideTokenValidator', () => {
     validator.validate(long, call);
     expect(validator.trackedTokens).toBe(2);
     const third = issue(clock, { expiresAt: T0 + 100n * SECOND });
-    const full = expectCode(() => validator.validate(third, call), 'PL-503', 'full');
+    const full = expectEnablementError(() => validator.validate(third, call), 'PL-503', 'full');
     expect(full.retryable).toBe(true);
-    clock.t = T0 + SECOND; // `short` expires: its slot can be reclaimed
+    clock.advanceTo(T0 + SECOND); // `short` expires: its slot can be reclaimed
     validator.validate(third, call);
     expect(validator.trackedTokens).toBe(2);
-    expectCode(() => validator.validate(long, call), 'OV-410', 'already used'); // still remembered
+    expectEnablementError(() => validator.validate(long, call), 'OV-410', 'already used'); // still remembered
   });
 
   it('rejects bad options', () => {
-    expectCode(
+    expectEnablementError(
       () => createOverrideTokenValidator({ trustedIssuers: ['nope'] }),
       'PL-400',
       'trustedIssuers[0]',
     );
-    expectCode(
+    expectEnablementError(
       () => createOverrideTokenValidator({ trustedIssuers: [], maxTrackedTokens: 0 }),
       'PL-400',
       'maxTrackedTokens',
     );
-    expectCode(
+    expectEnablementError(
       () => createOverrideTokenValidator({ trustedIssuers: 'x' as unknown as string[] }),
       'PL-400',
       'trustedIssuers',

@@ -1,7 +1,7 @@
+import { errorCodeOf } from '@creto/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { concatBytes, utf8ToBytes } from '../encoding/bytes.js';
-import { EnablementError } from '../errors/enablement-error.js';
 import {
   decodeHybridSignature,
   encodeHybridSignature,
@@ -27,15 +27,6 @@ const seeds = (n: number) => ({
   mlDsa65: new Uint8Array(32).fill(n + 100),
 });
 const message = utf8ToBytes('{"action":"transfer","amount":"10.00"}');
-
-function codeOf(call: () => unknown): string {
-  try {
-    call();
-    return 'returned';
-  } catch (error) {
-    return EnablementError.is(error) ? error.code : 'foreign error';
-  }
-}
 
 function flipBit(bytes: Uint8Array, position: number): Uint8Array {
   const out = bytes.slice();
@@ -84,12 +75,12 @@ describe.each(providers)('hybrid signatures: $name provider', ({ provider }) => 
 
   it('key generation refuses partial or malformed seeds with PL-400', () => {
     const half = { ed25519: new Uint8Array(32) } as unknown as Parameters<typeof generateHybridKeyPair>[1];
-    expect(codeOf(() => generateHybridKeyPair(provider, half))).toBe('PL-400');
-    expect(codeOf(() => generateHybridKeyPair(provider, { ...seeds(1), mlDsa65: new Uint8Array(31) }))).toBe(
-      'PL-400',
-    );
+    expect(errorCodeOf(() => generateHybridKeyPair(provider, half))).toBe('PL-400');
     expect(
-      codeOf(() =>
+      errorCodeOf(() => generateHybridKeyPair(provider, { ...seeds(1), mlDsa65: new Uint8Array(31) })),
+    ).toBe('PL-400');
+    expect(
+      errorCodeOf(() =>
         generateHybridKeyPair(provider, 'seed' as unknown as Parameters<typeof generateHybridKeyPair>[1]),
       ),
     ).toBe('PL-400');
@@ -200,7 +191,9 @@ describe.each(providers)('hybrid signatures: $name provider', ({ provider }) => 
         [sk, 'text'],
       ];
       for (const [key, m] of bad) {
-        expect(codeOf(() => signHybrid(provider, key as HybridSecretKey, m as Uint8Array))).toBe('PL-400');
+        expect(errorCodeOf(() => signHybrid(provider, key as HybridSecretKey, m as Uint8Array))).toBe(
+          'PL-400',
+        );
       }
     });
   });
@@ -225,20 +218,24 @@ describe('hybrid wire encoding', () => {
   it.each([0, 64, 3309, HYBRID_SIGNATURE_LENGTH - 1, HYBRID_SIGNATURE_LENGTH + 1])(
     'decode rejects %i bytes with PL-400',
     (length) => {
-      expect(codeOf(() => decodeHybridSignature(new Uint8Array(length)))).toBe('PL-400');
+      expect(errorCodeOf(() => decodeHybridSignature(new Uint8Array(length)))).toBe('PL-400');
     },
   );
 
   it('decode rejects non-bytes with PL-400', () => {
-    expect(codeOf(() => decodeHybridSignature('x'.repeat(3373) as unknown as Uint8Array))).toBe('PL-400');
+    expect(errorCodeOf(() => decodeHybridSignature('x'.repeat(3373) as unknown as Uint8Array))).toBe(
+      'PL-400',
+    );
   });
 
   it('encode rejects halves of the wrong length with PL-400', () => {
-    expect(codeOf(() => encodeHybridSignature({ ...signature, ed25519: new Uint8Array(63) }))).toBe('PL-400');
-    expect(codeOf(() => encodeHybridSignature({ ...signature, mlDsa65: new Uint8Array(3310) }))).toBe(
+    expect(errorCodeOf(() => encodeHybridSignature({ ...signature, ed25519: new Uint8Array(63) }))).toBe(
       'PL-400',
     );
-    expect(codeOf(() => encodeHybridSignature(null as unknown as HybridSignature))).toBe('PL-400');
+    expect(errorCodeOf(() => encodeHybridSignature({ ...signature, mlDsa65: new Uint8Array(3310) }))).toBe(
+      'PL-400',
+    );
+    expect(errorCodeOf(() => encodeHybridSignature(null as unknown as HybridSignature))).toBe('PL-400');
   });
 
   it('a swapped encoding (ML-DSA first) does not decode into a valid signature', () => {

@@ -1,7 +1,7 @@
+import { errorCodeOf } from '@creto/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bytesToHex, utf8ToBytes } from '../encoding/bytes.js';
-import { EnablementError } from '../errors/enablement-error.js';
 import { nobleCryptoProvider } from './noble.js';
 import { nodeCryptoProvider } from './node.js';
 import { CRYPTO_SIZES as S } from './provider.js';
@@ -20,15 +20,6 @@ const flip = (bytes: Uint8Array, index: number, bit = 0) => {
   out[index % out.length] = (out[index % out.length] as number) ^ (1 << bit);
   return out;
 };
-
-function codeOf(call: () => unknown): string {
-  try {
-    call();
-    return 'returned';
-  } catch (error) {
-    return EnablementError.is(error) ? error.code : 'foreign error';
-  }
-}
 
 describe.each(providers)('ML-DSA-65: $name provider', ({ provider }) => {
   const message = utf8ToBytes('post-quantum hello');
@@ -76,10 +67,10 @@ describe.each(providers)('ML-DSA-65: $name provider', ({ provider }) => {
   });
 
   it('wrong-length inputs: PL-400 for keygen and sign, false for verify', () => {
-    expect(codeOf(() => provider.mlDsa65.generateKeyPair(seed(31, 1)))).toBe('PL-400');
-    expect(codeOf(() => provider.mlDsa65.generateKeyPair(seed(64, 1)))).toBe('PL-400');
-    expect(codeOf(() => provider.mlDsa65.sign(keys.secretKey.subarray(1), message))).toBe('PL-400');
-    expect(codeOf(() => provider.mlDsa65.sign(keys.secretKey, 'text' as unknown as Uint8Array))).toBe(
+    expect(errorCodeOf(() => provider.mlDsa65.generateKeyPair(seed(31, 1)))).toBe('PL-400');
+    expect(errorCodeOf(() => provider.mlDsa65.generateKeyPair(seed(64, 1)))).toBe('PL-400');
+    expect(errorCodeOf(() => provider.mlDsa65.sign(keys.secretKey.subarray(1), message))).toBe('PL-400');
+    expect(errorCodeOf(() => provider.mlDsa65.sign(keys.secretKey, 'text' as unknown as Uint8Array))).toBe(
       'PL-400',
     );
     expect(provider.mlDsa65.verify(keys.publicKey.subarray(1), message, signature)).toBe(false);
@@ -150,16 +141,20 @@ describe.each(providers)('ML-KEM: $name provider', ({ provider }) => {
   it('wrong-length or malformed inputs are PL-400', () => {
     const k768 = provider.mlKem.generateKeyPair('ML-KEM-768', seed(64, 9));
     const { cipherText } = provider.mlKem.encapsulate(k768.publicKey);
-    expect(codeOf(() => provider.mlKem.generateKeyPair('ML-KEM-768', seed(63, 1)))).toBe('PL-400');
-    expect(codeOf(() => provider.mlKem.generateKeyPair('ML-KEM-512' as 'ML-KEM-768'))).toBe('PL-400');
-    expect(codeOf(() => provider.mlKem.encapsulate(k768.publicKey.subarray(1)))).toBe('PL-400');
-    expect(codeOf(() => provider.mlKem.encapsulate(k768.publicKey, 'ML-KEM-1024'))).toBe('PL-400');
-    expect(codeOf(() => provider.mlKem.decapsulate(cipherText.subarray(1), k768.secretKey))).toBe('PL-400');
-    expect(codeOf(() => provider.mlKem.decapsulate(cipherText, k768.secretKey, 'ML-KEM-1024'))).toBe(
+    expect(errorCodeOf(() => provider.mlKem.generateKeyPair('ML-KEM-768', seed(63, 1)))).toBe('PL-400');
+    expect(errorCodeOf(() => provider.mlKem.generateKeyPair('ML-KEM-512' as 'ML-KEM-768'))).toBe('PL-400');
+    expect(errorCodeOf(() => provider.mlKem.encapsulate(k768.publicKey.subarray(1)))).toBe('PL-400');
+    expect(errorCodeOf(() => provider.mlKem.encapsulate(k768.publicKey, 'ML-KEM-1024'))).toBe('PL-400');
+    expect(errorCodeOf(() => provider.mlKem.decapsulate(cipherText.subarray(1), k768.secretKey))).toBe(
       'PL-400',
     );
-    expect(codeOf(() => provider.mlKem.decapsulate(cipherText, k768.secretKey.subarray(1)))).toBe('PL-400');
-    expect(codeOf(() => provider.mlKem.decapsulate(cipherText, 'key' as unknown as Uint8Array))).toBe(
+    expect(errorCodeOf(() => provider.mlKem.decapsulate(cipherText, k768.secretKey, 'ML-KEM-1024'))).toBe(
+      'PL-400',
+    );
+    expect(errorCodeOf(() => provider.mlKem.decapsulate(cipherText, k768.secretKey.subarray(1)))).toBe(
+      'PL-400',
+    );
+    expect(errorCodeOf(() => provider.mlKem.decapsulate(cipherText, 'key' as unknown as Uint8Array))).toBe(
       'PL-400',
     );
   });
@@ -171,6 +166,6 @@ describe.each(providers)('ML-KEM: $name provider', ({ provider }) => {
     // 0xfff = 4095, which is not reduced modulo q = 3329.
     bad[0] = 0xff;
     bad[1] = (bad[1] as number) | 0x0f;
-    expect(codeOf(() => provider.mlKem.encapsulate(bad))).toBe('PL-400');
+    expect(errorCodeOf(() => provider.mlKem.encapsulate(bad))).toBe('PL-400');
   });
 });

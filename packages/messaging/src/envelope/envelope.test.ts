@@ -7,7 +7,7 @@ import {
   registrationProof,
   type Uuid,
 } from '@creto/core';
-import { FakeClock } from '@creto/testing';
+import { errorCodeOf, FakeClock, rejectionCodeOf } from '@creto/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -41,16 +41,6 @@ async function setup() {
     await nhi.register({ identity: pair.identity, proof: registrationProof(pair) });
   }
   return { clock, nhi };
-}
-
-async function codeOf(promise: Promise<unknown> | (() => unknown)): Promise<string | undefined> {
-  try {
-    await (typeof promise === 'function' ? promise() : promise);
-  } catch (error) {
-    if (EnablementError.is(error)) return error.code;
-    throw error;
-  }
-  return undefined;
 }
 
 const signed = (clock: FakeClock, extra: Partial<Parameters<typeof sealEnvelope>[0]> = {}) =>
@@ -197,24 +187,15 @@ describe('freshness', () => {
   it('expires at timestamp + ttl against consensus time (MS-002)', () => {
     const e = createEnvelope({ senderNhi: alice.identity.nhi, ...base(new FakeClock()), ttlMs: 1000 });
     expect(() => assertEnvelopeFresh(e, e.timestamp + millisToNanos(999))).not.toThrow();
-    expect(codeOfSync(() => assertEnvelopeFresh(e, e.timestamp + millisToNanos(1000)))).toBe('MS-002');
+    expect(errorCodeOf(() => assertEnvelopeFresh(e, e.timestamp + millisToNanos(1000)))).toBe('MS-002');
   });
 
   it('rejects future-dated envelopes beyond the skew tolerance (PL-425)', () => {
     const e = createEnvelope({ senderNhi: alice.identity.nhi, ...base(new FakeClock()) });
     expect(() => assertEnvelopeFresh(e, e.timestamp - millisToNanos(100))).not.toThrow();
-    expect(codeOfSync(() => assertEnvelopeFresh(e, e.timestamp - millisToNanos(101)))).toBe('PL-425');
+    expect(errorCodeOf(() => assertEnvelopeFresh(e, e.timestamp - millisToNanos(101)))).toBe('PL-425');
   });
 });
-
-function codeOfSync(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    return EnablementError.is(error) ? error.code : 'not-enablement';
-  }
-  return undefined;
-}
 
 describe('sender verification', () => {
   it('accepts a valid hybrid signature', async () => {
@@ -239,37 +220,39 @@ describe('sender verification', () => {
       { ...e, signature: flippedEd },
       { ...e, signature: flippedMl },
     ];
-    for (const t of tampered) expect(await codeOf(verifyEnvelopeSender(t, nhi))).toBe('MS-001');
+    for (const t of tampered) expect(await rejectionCodeOf(verifyEnvelopeSender(t, nhi))).toBe('MS-001');
   });
 
   it('rejects a sender whose signature or identity does not match (MS-001)', async () => {
     const { clock, nhi } = await setup();
     const e = signed(clock);
     // Mallory re-labels Alice's envelope as his, and signs one claiming to be Alice.
-    expect(await codeOf(verifyEnvelopeSender({ ...e, senderNhi: mallory.identity.nhi }, nhi))).toBe('MS-001');
+    expect(await rejectionCodeOf(verifyEnvelopeSender({ ...e, senderNhi: mallory.identity.nhi }, nhi))).toBe(
+      'MS-001',
+    );
     const forged = { ...createEnvelope({ senderNhi: alice.identity.nhi, ...base(clock) }) };
     const bytes = envelopeSigningBytes(forged);
     const { encodeHybridSignature } = await import('@creto/core');
     const withMallorySig = { ...forged, signature: encodeHybridSignature(mallory.signHybrid(bytes)) };
-    expect(await codeOf(verifyEnvelopeSender(withMallorySig, nhi))).toBe('MS-001');
+    expect(await rejectionCodeOf(verifyEnvelopeSender(withMallorySig, nhi))).toBe('MS-001');
     // An unregistered or revoked sender fails the same way.
     const stranger = AgentKeyPair.fromSeed(seed(9), { postQuantum: true });
     const fromStranger = sealEnvelope({ sender: stranger, ...base(clock) });
-    expect(await codeOf(verifyEnvelopeSender(fromStranger, nhi))).toBe('MS-001');
+    expect(await rejectionCodeOf(verifyEnvelopeSender(fromStranger, nhi))).toBe('MS-001');
     await nhi.revoke(alice.identity.nhi);
-    expect(await codeOf(verifyEnvelopeSender(e, nhi))).toBe('MS-001');
+    expect(await rejectionCodeOf(verifyEnvelopeSender(e, nhi))).toBe('MS-001');
   });
 
   it('applies the signature policy', async () => {
     const { clock, nhi } = await setup();
     const unsigned = sealEnvelope({ sender: alice, sign: false, ...base(clock) });
-    expect(await codeOf(verifyEnvelopeSender(unsigned, nhi))).toBe('MS-001');
+    expect(await rejectionCodeOf(verifyEnvelopeSender(unsigned, nhi))).toBe('MS-001');
     expect(await verifyEnvelopeSender(unsigned, nhi, 'handshake-only')).toBe('session');
     const handshake = { ...unsigned, kind: 'handshake' as const };
-    expect(await codeOf(verifyEnvelopeSender(handshake, nhi, 'handshake-only'))).toBe('MS-001');
+    expect(await rejectionCodeOf(verifyEnvelopeSender(handshake, nhi, 'handshake-only'))).toBe('MS-001');
     // A signature present is checked even when the policy would not require one.
     const bad = { ...signed(clock), ciphertext: Uint8Array.of(7) };
-    expect(await codeOf(verifyEnvelopeSender(bad, nhi, 'handshake-only'))).toBe('MS-001');
+    expect(await rejectionCodeOf(verifyEnvelopeSender(bad, nhi, 'handshake-only'))).toBe('MS-001');
   });
 
   it('maps an unavailable NHI service to retryable MS-503', async () => {
@@ -297,13 +280,13 @@ describe('envelope verifier and replay guard', () => {
     const e = signed(clock, { ttlMs: MAX_ENVELOPE_TTL_MS });
     const ok = await verifier.verify(e);
     expect(ok.authentication).toBe('signature');
-    expect(await codeOf(verifier.verify(e))).toBe('MS-003');
+    expect(await rejectionCodeOf(verifier.verify(e))).toBe('MS-003');
     await clock.advanceAsync(29 * DAY_MS);
-    expect(await codeOf(verifier.verify(e))).toBe('MS-003');
+    expect(await rejectionCodeOf(verifier.verify(e))).toBe('MS-003');
     await clock.advanceAsync(DAY_MS);
     // Past the window the id is forgotten, but the envelope's TTL (≤ window) has run out too.
     expect(await replay.seen(e.messageId)).toBe(false);
-    expect(await codeOf(verifier.verify(e))).toBe('MS-002');
+    expect(await rejectionCodeOf(verifier.verify(e))).toBe('MS-002');
     expect(REPLAY_WINDOW_MS).toBe(30 * DAY_MS);
   });
 
@@ -312,7 +295,7 @@ describe('envelope verifier and replay guard', () => {
     const replay = createReplayGuard({ clock });
     const verifier = createEnvelopeVerifier({ nhi, clock, replay });
     const e = signed(clock);
-    expect(await codeOf(verifier.verify({ ...e, ciphertext: Uint8Array.of(0) }))).toBe('MS-001');
+    expect(await rejectionCodeOf(verifier.verify({ ...e, ciphertext: Uint8Array.of(0) }))).toBe('MS-001');
     expect((await verifier.verify(e)).envelope).toBe(e);
   });
 
@@ -324,7 +307,7 @@ describe('envelope verifier and replay guard', () => {
       replay: createReplayGuard({ clock }),
       recipientNhi: mallory.identity.nhi,
     });
-    expect(await codeOf(verifier.verify(signed(clock)))).toBe('MS-400');
+    expect(await rejectionCodeOf(verifier.verify(signed(clock)))).toBe('MS-400');
   });
 
   it('is bounded: a full guard refuses new ids (MS-503) rather than forgetting live ones', async () => {
@@ -332,8 +315,10 @@ describe('envelope verifier and replay guard', () => {
     const replay = createReplayGuard({ clock, maxEntries: 2 });
     const ids = ['11111111-1111-4111-8111-111111111111', '22222222-2222-4222-8222-222222222222'] as Uuid[];
     for (const id of ids) await (await replay.reserve(id)).commit();
-    expect(await codeOf(replay.reserve('33333333-3333-4333-8333-333333333333' as Uuid))).toBe('MS-503');
-    expect(await codeOf(replay.reserve(ids[0] as Uuid))).toBe('MS-003');
+    expect(await rejectionCodeOf(replay.reserve('33333333-3333-4333-8333-333333333333' as Uuid))).toBe(
+      'MS-503',
+    );
+    expect(await rejectionCodeOf(replay.reserve(ids[0] as Uuid))).toBe('MS-003');
     await clock.advanceAsync(REPLAY_WINDOW_MS);
     await (await replay.reserve('33333333-3333-4333-8333-333333333333' as Uuid)).commit();
   });
@@ -342,7 +327,7 @@ describe('envelope verifier and replay guard', () => {
     const replay = createReplayGuard({ clock: new FakeClock() });
     const id = '44444444-4444-4444-8444-444444444444' as Uuid;
     const first = await replay.reserve(id);
-    expect(await codeOf(replay.reserve(id))).toBe('MS-003');
+    expect(await rejectionCodeOf(replay.reserve(id))).toBe('MS-003');
     await first.release();
     await (await replay.reserve(id)).commit();
     expect(await replay.seen(id)).toBe(true);

@@ -14,7 +14,7 @@ import {
   SUBJECTS,
   type UnifiedAuditEvent,
 } from '@creto/core';
-import { FakeClock } from '@creto/testing';
+import { FakeClock, rejectionCodeOf } from '@creto/testing';
 import { describe, expect, it } from 'vitest';
 import {
   encodeEnvelope,
@@ -32,16 +32,6 @@ const bob = AgentKeyPair.fromSeed(seed(2), { postQuantum: true });
 const carol = AgentKeyPair.fromSeed(seed(3), { postQuantum: true });
 const service = AgentKeyPair.fromSeed(seed(4), { kind: 'service', postQuantum: true });
 const DAY_MS = 86_400_000;
-
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-  } catch (error) {
-    if (EnablementError.is(error)) return error.code;
-    throw error;
-  }
-  return undefined;
-}
 
 async function setup(overrides: Partial<MessagingRelayOptions> = {}) {
   const clock = new FakeClock();
@@ -197,10 +187,10 @@ describe('messaging relay: delivery', () => {
     const sender = await t.inbox(alice).connect();
     const e = t.envelope();
     await sender.send(e);
-    expect(await codeOf(carolTransport.markRead(e.messageId))).toBe('MS-404');
+    expect(await rejectionCodeOf(carolTransport.markRead(e.messageId))).toBe('MS-404');
     await bobTransport.markRead(e.messageId);
     expect(t.receipts().map((r) => r.receiptType)).toEqual(['delivered', 'read']);
-    expect(await codeOf(bobTransport.markRead(e.messageId))).toBe('MS-404');
+    expect(await rejectionCodeOf(bobTransport.markRead(e.messageId))).toBe('MS-404');
   });
 
   it('works with core in-process event bus', async () => {
@@ -221,7 +211,7 @@ describe('messaging relay: refusals', () => {
     const sender = await t.inbox(alice).connect();
     const old = t.envelope({ ttlMs: 1000 });
     await t.clock.advanceAsync(1000);
-    expect(await codeOf(sender.send(old))).toBe('MS-002');
+    expect(await rejectionCodeOf(sender.send(old))).toBe('MS-002');
 
     const queued = t.envelope({ ttlMs: 5000 });
     await sender.send(queued);
@@ -241,11 +231,11 @@ describe('messaging relay: refusals', () => {
     await t.inbox(bob).connect();
     const e = t.envelope({ ttlMs: MAX_ENVELOPE_TTL_MS });
     expect((await sender.send(e)).status).toBe('delivered');
-    expect(await codeOf(sender.send(e))).toBe('MS-003');
+    expect(await rejectionCodeOf(sender.send(e))).toBe('MS-003');
     await t.clock.advanceAsync(29 * DAY_MS);
-    expect(await codeOf(sender.send(e))).toBe('MS-003');
+    expect(await rejectionCodeOf(sender.send(e))).toBe('MS-003');
     await t.clock.advanceAsync(DAY_MS);
-    expect(await codeOf(sender.send(e))).toBe('MS-002');
+    expect(await rejectionCodeOf(sender.send(e))).toBe('MS-002');
   });
 
   it('rejects tampered fields and signatures (MS-001) without burning the id', async () => {
@@ -263,7 +253,8 @@ describe('messaging relay: refusals', () => {
       encodeEnvelope({ ...e, signature: badSig }),
       encodeEnvelope({ ...e, signature: undefined }),
     ];
-    for (const w of tampered) expect(await codeOf(t.relay.submit(alice.identity.nhi, w))).toBe('MS-001');
+    for (const w of tampered)
+      expect(await rejectionCodeOf(t.relay.submit(alice.identity.nhi, w))).toBe('MS-001');
     expect((await t.relay.submit(alice.identity.nhi, wire)).status).toBe('queued');
     expect(t.kinds()).toEqual(['MessageSent']);
   });
@@ -271,10 +262,10 @@ describe('messaging relay: refusals', () => {
   it('rejects a sender that is not the connected principal, or a forged claimed sender (MS-001)', async () => {
     const t = await setup();
     const carolTransport = await t.inbox(carol).connect();
-    expect(await codeOf(carolTransport.send(t.envelope()))).toBe('MS-001'); // Alice's envelope via Carol
+    expect(await rejectionCodeOf(carolTransport.send(t.envelope()))).toBe('MS-001'); // Alice's envelope via Carol
     const wire = encodeEnvelope(t.envelope());
     expect(
-      await codeOf(t.relay.submit(carol.identity.nhi, { ...wire, sender_nhi: carol.identity.nhi })),
+      await rejectionCodeOf(t.relay.submit(carol.identity.nhi, { ...wire, sender_nhi: carol.identity.nhi })),
     ).toBe('MS-001');
   });
 
@@ -283,7 +274,7 @@ describe('messaging relay: refusals', () => {
     const sender = await t.inbox(alice).connect();
     const e = t.envelope();
     t.denied.add(alice.identity.nhi);
-    expect(await codeOf(sender.send(e))).toBe('MS-403');
+    expect(await rejectionCodeOf(sender.send(e))).toBe('MS-403');
     expect(t.relay.queueDepth(bob.identity.nhi)).toBe(0);
     expect(t.auditEvents).toEqual([]);
     t.denied.clear();
@@ -295,9 +286,11 @@ describe('messaging relay: refusals', () => {
       authz: { check: () => Promise.reject(new EnablementError('PL-503', 'down')) },
     });
     const sender = await t.inbox(alice).connect();
-    expect(await codeOf(sender.send(t.envelope()))).toBe('MS-503');
+    expect(await rejectionCodeOf(sender.send(t.envelope()))).toBe('MS-503');
     const stranger = AgentKeyPair.fromSeed(seed(8));
-    expect(await codeOf(sender.send(t.envelope({ recipientNhi: stranger.identity.nhi })))).toBe('MS-404');
+    expect(await rejectionCodeOf(sender.send(t.envelope({ recipientNhi: stranger.identity.nhi })))).toBe(
+      'MS-404',
+    );
   });
 
   it('bounds queues per recipient and in total (MS-413) and never drops accepted envelopes', async () => {
@@ -306,9 +299,11 @@ describe('messaging relay: refusals', () => {
     const toBob = [t.envelope(), t.envelope(), t.envelope()];
     expect((await sender.send(toBob[0] as MessageEnvelope)).status).toBe('queued');
     expect((await sender.send(toBob[1] as MessageEnvelope)).status).toBe('queued');
-    expect(await codeOf(sender.send(toBob[2] as MessageEnvelope))).toBe('MS-413');
+    expect(await rejectionCodeOf(sender.send(toBob[2] as MessageEnvelope))).toBe('MS-413');
     await sender.send(t.envelope({ recipientNhi: carol.identity.nhi }));
-    expect(await codeOf(sender.send(t.envelope({ recipientNhi: carol.identity.nhi })))).toBe('MS-413');
+    expect(await rejectionCodeOf(sender.send(t.envelope({ recipientNhi: carol.identity.nhi })))).toBe(
+      'MS-413',
+    );
     expect(t.relay.stats()).toMatchObject({ queued: 3, recipients: 2 });
 
     const bobInbox = t.inbox(bob);
@@ -325,10 +320,10 @@ describe('messaging relay: handshake-only policy and connections', () => {
     const t = await setup({ signaturePolicy: 'handshake-only' });
     const sender = await t.inbox(alice).connect();
     const unsigned = () => t.envelope({ sign: false });
-    expect(await codeOf(sender.send(unsigned()))).toBe('MS-001');
+    expect(await rejectionCodeOf(sender.send(unsigned()))).toBe('MS-001');
     // An unsigned handshake (built by hand: sealEnvelope refuses to) is refused too.
     const unsignedHandshake = encodeEnvelope({ ...unsigned(), kind: 'handshake' });
-    expect(await codeOf(t.relay.submit(alice.identity.nhi, unsignedHandshake))).toBe('MS-001');
+    expect(await rejectionCodeOf(t.relay.submit(alice.identity.nhi, unsignedHandshake))).toBe('MS-001');
     await sender.send(t.envelope({ kind: 'handshake' }));
     expect((await sender.send(unsigned())).status).toBe('queued');
     // Bob may answer unsigned inside the same session; Carol may not.
@@ -340,7 +335,7 @@ describe('messaging relay: handshake-only policy and connections', () => {
     expect(t.kinds()).toContain('SessionEstablished');
     const carolTransport = await t.inbox(carol).connect();
     expect(
-      await codeOf(
+      await rejectionCodeOf(
         carolTransport.send(t.envelope({ sender: carol, recipientNhi: bob.identity.nhi, sign: false })),
       ),
     ).toBe('MS-001');
@@ -352,15 +347,21 @@ describe('messaging relay: handshake-only policy and connections', () => {
     const challenge = await t.relay.challenge(nhi);
     const deliver = () => undefined;
     const wrongKey = carol.sign(relayConnectProofBytes(nhi, challenge));
-    expect(await codeOf(t.relay.connect({ nhi, challenge, signature: wrongKey }, deliver))).toBe('MS-001');
+    expect(await rejectionCodeOf(t.relay.connect({ nhi, challenge, signature: wrongKey }, deliver))).toBe(
+      'MS-001',
+    );
     // The challenge is spent even by a failed attempt.
     const good = alice.sign(relayConnectProofBytes(nhi, challenge));
-    expect(await codeOf(t.relay.connect({ nhi, challenge, signature: good }, deliver))).toBe('MS-001');
+    expect(await rejectionCodeOf(t.relay.connect({ nhi, challenge, signature: good }, deliver))).toBe(
+      'MS-001',
+    );
     const fresh = await t.relay.challenge(nhi);
     await t.clock.advanceAsync(30_000);
     const late = alice.sign(relayConnectProofBytes(nhi, fresh));
-    expect(await codeOf(t.relay.connect({ nhi, challenge: fresh, signature: late }, deliver))).toBe('MS-001');
-    expect(await codeOf(t.relay.challenge('not-an-nhi'))).toBe('MS-400');
+    expect(await rejectionCodeOf(t.relay.connect({ nhi, challenge: fresh, signature: late }, deliver))).toBe(
+      'MS-001',
+    );
+    expect(await rejectionCodeOf(t.relay.challenge('not-an-nhi'))).toBe('MS-400');
   });
 
   it('validates its options', async () => {

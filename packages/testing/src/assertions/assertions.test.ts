@@ -1,6 +1,6 @@
 import { EnablementError } from '@creto/core';
 import { describe, expect, it } from 'vitest';
-import { expectEnablementError, expectEnablementRejection } from './index.js';
+import { errorCodeOf, expectEnablementError, expectEnablementRejection, rejectionCodeOf } from './index.js';
 
 const fail = (message = 'clock: expected a Clock') => new EnablementError('PL-400', message);
 const thrower = (error: unknown) => () => {
@@ -77,5 +77,27 @@ describe('expectEnablementRejection', () => {
     await expect(expectEnablementRejection(Promise.reject(fail()), 'PL-400', 'nope')).rejects.toThrow(
       'with a message matching nope',
     );
+  });
+});
+
+describe('errorCodeOf and rejectionCodeOf', () => {
+  const fail = () => {
+    throw new EnablementError('MS-403', 'denied');
+  };
+  const foreign = () => {
+    throw new TypeError('not ours');
+  };
+
+  it('return the code of an EnablementError, or undefined when the call succeeds', async () => {
+    expect(errorCodeOf(fail)).toBe('MS-403');
+    expect(errorCodeOf(() => 42)).toBeUndefined();
+    expect(await rejectionCodeOf(Promise.reject(new EnablementError('PL-503', 'down')))).toBe('PL-503');
+    expect(await rejectionCodeOf(fail)).toBe('MS-403'); // a synchronous throw counts as a rejection
+    expect(await rejectionCodeOf(Promise.resolve(1))).toBeUndefined();
+  });
+
+  it('rethrow anything that is not an EnablementError', async () => {
+    expect(() => errorCodeOf(foreign)).toThrow(TypeError);
+    await expect(rejectionCodeOf(foreign)).rejects.toThrow(TypeError);
   });
 });

@@ -97,3 +97,40 @@ export async function expectEnablementRejection(
   }
   return check(outcome, 'reject', code, messageIncludes);
 }
+
+/**
+ * The code of the `EnablementError` that `fn` throws, or `undefined` when it returns. Anything
+ * else it throws is rethrown, so a foreign failure surfaces as itself. For tables of cases, where
+ * `expect(errorCodeOf(f)).toBe('PL-400')` reads better than one assertion per call.
+ *
+ * @example
+ * ```ts
+ * expect(errorCodeOf(() => parseNhi('agent:nhi:ed25519:0'))).toBe('PL-400');
+ * ```
+ */
+export function errorCodeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (error) {
+    if (EnablementError.is(error)) return error.code;
+    throw error;
+  }
+  return undefined;
+}
+
+/**
+ * The async twin of {@link errorCodeOf}: awaits `promiseOrFn` (a promise, or a function whose
+ * synchronous throw counts as a rejection) and resolves to the rejection's code, or `undefined`
+ * when it resolves.
+ */
+export async function rejectionCodeOf(
+  promiseOrFn: PromiseLike<unknown> | (() => unknown),
+): Promise<string | undefined> {
+  try {
+    await (typeof promiseOrFn === 'function' ? promiseOrFn() : promiseOrFn);
+  } catch (error) {
+    if (EnablementError.is(error)) return error.code;
+    throw error;
+  }
+  return undefined;
+}
