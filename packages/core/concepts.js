@@ -4,6 +4,7 @@ export const CONCEPTS = [
   'audit',
   'authz',
   'canonical',
+  'clients',
   'consensus',
   'crypto',
   'decimal',

@@ -5,6 +5,7 @@
 export * from './audit/index.js';
 export * from './authz/index.js';
 export * from './canonical/index.js';
+export * from './clients/index.js';
 export * from './consensus/index.js';
 export * from './crypto/index.js';
 export * from './decimal/index.js';
