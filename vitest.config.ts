@@ -1,7 +1,17 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
-const packages = ['core', 'runtime', 'metering', 'oversight', 'messaging', 'testing', 'enablement'];
+const packages = [
+  'core',
+  'runtime',
+  'metering',
+  'oversight',
+  'messaging',
+  'testing',
+  'enablement',
+  'nats',
+  'redis',
+];
 
 const source = (path: string) => fileURLToPath(new URL(`./packages/${path}`, import.meta.url));
 

@@ -16,3 +16,21 @@ describe('OVERSIGHT_ERROR_CODES', () => {
     expect(Object.isFrozen(OVERSIGHT_ERROR_CODES)).toBe(true);
   });
 });
+
+describe('package exports', () => {
+  it('exposes the engine, the store, the policy, the responses and the notifiers', async () => {
+    const pkg = await import('./index.js');
+    for (const name of [
+      'createOversight',
+      'createMemoryOversightStore',
+      'signApprovalResponse',
+      'verifyApprovalResponse',
+      'validateRequirement',
+      'tally',
+    ]) {
+      expect(typeof (pkg as Record<string, unknown>)[name], name).toBe('function');
+    }
+    const notifierFactories = Object.keys(pkg).filter((name) => /^create\w+Notifier$/.test(name));
+    expect(notifierFactories.length).toBeGreaterThan(0);
+  });
+});

@@ -1,5 +1,6 @@
 import { ERROR_CATALOGUE } from '@creto/core';
 import { describe, expect, it } from 'vitest';
+import * as runtime from './index.js';
 import { RUNTIME_ERROR_CODES } from './index.js';
 
 describe('RUNTIME_ERROR_CODES', () => {
@@ -16,5 +17,24 @@ describe('RUNTIME_ERROR_CODES', () => {
 
   it('is frozen', () => {
     expect(Object.isFrozen(RUNTIME_ERROR_CODES)).toBe(true);
+  });
+});
+
+describe('the package entry', () => {
+  it('re-exports every folder: engine, attestation, tools, egress, usage, drivers, inference', () => {
+    for (const name of [
+      'createRuntime',
+      'verifyAttestation',
+      'decodeAttestation',
+      'createToolRegistry',
+      'normalizeHost',
+      'createUsageOutbox',
+      'keyPairUsageSigner',
+      'createQuickJsDriver',
+      'createInferenceRouter',
+      'DEFAULT_RUNTIME_LIMITS',
+    ]) {
+      expect(typeof (runtime as Record<string, unknown>)[name], name).not.toBe('undefined');
+    }
   });
 });

@@ -17,3 +17,23 @@ export {
   FakeClock,
   type FakeClockOptions,
 } from './fake-clock/index.js';
+export {
+  createScenarioRunner,
+  formatScenarioReports,
+  MAX_SCENARIO_DURATION_MS,
+  MAX_SCENARIO_FILE_LENGTH,
+  MAX_SCENARIOS_PER_FILE,
+  MAX_STEPS_PER_SCENARIO,
+  parseDuration,
+  parseScenarios,
+  type Scenario,
+  ScenarioAssertionError,
+  type ScenarioReport,
+  type ScenarioRunner,
+  type ScenarioRunnerOptions,
+  type ScenarioStep,
+  type StepContext,
+  type StepHandler,
+  type StepOutcome,
+  type StepReport,
+} from './scenarios/index.js';

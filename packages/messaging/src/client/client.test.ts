@@ -101,6 +101,19 @@ describe('MessagingClient', () => {
     expect((await iterator.next()).done).toBe(false); // buffered second message still readable
   });
 
+  it('sendMessage reports the relay status (queued for an offline recipient) with the message id', async () => {
+    const { net, start } = await setup();
+    const alice = await start(0);
+    const bob = await start(1);
+    const result = await alice.sendMessage(bob.nhi, text('are you there?'));
+    expect(result.status).toBe('queued');
+    expect(result.acceptedAt).toBe(clock.now());
+    const [received] = await pump(net, bob);
+    expect(received?.messageId).toBe(result.messageId);
+    expect(received?.payload).toEqual(text('are you there?'));
+    await expect(alice.sendMessage('not-an-nhi', text('x'))).rejects.toThrow();
+  });
+
   it('continues every session after a restart (serialize, drop objects, reload)', async () => {
     const { net, start } = await setup();
     let alice = await start(0);

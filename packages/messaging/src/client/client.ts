@@ -96,6 +96,12 @@ export interface MessagingClient {
   readonly nhi: string;
   /** Encrypts `payload` for `recipient` (opening a PQXDH session when needed) and hands it to the relay; resolves to the message id. */
   send(recipient: string, payload: Uint8Array, options?: SendOptions): Promise<Uuid>;
+  /**
+   * Like {@link MessagingClient.send}, and also says whether the relay `delivered` the message to
+   * a connected recipient or `queued` it for an offline one (Oversight maps `queued` to `OV-202`).
+   * The shape satisfies core's `MessageSender` port.
+   */
+  sendMessage(recipient: string, payload: Uint8Array, options?: SendOptions): Promise<SendResult>;
   /** Registers a callback for each decrypted message; returns an unsubscribe function. */
   onMessage(callback: (message: ReceivedMessage) => void): () => void;
   /** Decrypted messages as an async iterator (ends on {@link MessagingClient.close}). */
@@ -247,7 +253,11 @@ export async function createMessagingClient(options: MessagingClientOptions): Pr
   const client: MessagingClient = {
     nhi: me,
 
-    async send(recipient, payload, sendOptions = {}) {
+    async send(recipient, payload, sendOptions) {
+      return (await client.sendMessage(recipient, payload, sendOptions)).messageId;
+    },
+
+    async sendMessage(recipient, payload, sendOptions = {}) {
       if (closed) throw new EnablementError('MS-400', 'client is closed');
       AgentIdentity.fromNhi(recipient, { field: 'recipient' });
       if (!(payload instanceof Uint8Array))
@@ -309,8 +319,7 @@ export async function createMessagingClient(options: MessagingClientOptions): Pr
         await saveRecord(record);
         return sealed;
       });
-      const result: SendResult = await transport.send(envelope);
-      return result.messageId;
+      return transport.send(envelope);
     },
 
     onMessage(callback) {
