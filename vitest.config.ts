@@ -11,6 +11,7 @@ const packages = [
   'enablement',
   'nats',
   'redis',
+  'postgres',
 ];
 
 const source = (path: string) => fileURLToPath(new URL(`./packages/${path}`, import.meta.url));

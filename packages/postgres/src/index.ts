@@ -1,0 +1,103 @@
+/**
+ * `@creto/postgres`: durable stores for the Creto ports on PostgreSQL (through `pg`) or PGlite
+ * (embedded, in process), over one SQL layer with versioned migrations.
+ * @module @creto/postgres
+ */
+export {
+  createPostgresIdempotencyStore,
+  DEFAULT_IDEMPOTENCY_PURGE_LIMIT,
+  DEFAULT_POSTGRES_IDEMPOTENCY_MAX_RESULT_LENGTH,
+  type PostgresIdempotencyStore,
+  type PostgresIdempotencyStoreOptions,
+} from './idempotency/index.js';
+export {
+  type AggregateStateLike,
+  type BillingPeriodLike,
+  type BucketAggregateQueryLike,
+  type BucketAggregateRowLike,
+  type CommitResultLike,
+  createPostgresMeteringStore,
+  type EventCommitLike,
+  type EventQueryLike,
+  MAX_METERING_DISTINCT_VALUES,
+  MAX_METERING_DOCUMENT_LENGTH,
+  MAX_METERING_EVENT_PAGE,
+  type MeasurementLike,
+  type MeterAggregationLike,
+  type MeteringDocumentTypes,
+  type MeteringStoreLike,
+  type PeriodAggregateKeyLike,
+  type PeriodAggregateQueryLike,
+  type PeriodAggregateRowLike,
+  POSTGRES_METERING_DEFAULTS,
+  type PostgresMeteringStore,
+  type PostgresMeteringStoreOptions,
+  type PutInvoiceResultLike,
+  type StoredUsageEventLike,
+  type UsageKindLike,
+} from './metering/index.js';
+export {
+  LATEST_SCHEMA_VERSION,
+  MIGRATIONS,
+  type MigrateOptions,
+  type MigrateResult,
+  type Migration,
+  migrate,
+  schemaVersion,
+} from './migrations/index.js';
+export {
+  createPostgresOversightStore,
+  DEFAULT_OVERSIGHT_PAGE_SIZE,
+  MAX_OVERSIGHT_DOCUMENT_LENGTH,
+  MAX_OVERSIGHT_PAGE_SIZE,
+  MAX_OVERSIGHT_TRANSITIONS_PER_REQUEST,
+  MAX_OVERSIGHT_VOTES_PER_REQUEST,
+  type OversightRecordLike,
+  type OversightRequestPageLike,
+  type OversightRequestQueryLike,
+  type OversightStoreChangeLike,
+  type OversightStoreLike,
+  type OversightTransitionLike,
+  type OversightVoteLike,
+  type PostgresOversightStoreOptions,
+  type StoredOversightRequestLike,
+} from './oversight/index.js';
+export {
+  createPostgresSagaLog,
+  DEFAULT_POSTGRES_MAX_RECORDS_PER_SAGA,
+  DEFAULT_POSTGRES_MAX_SAGA_RECORD_LENGTH,
+  DEFAULT_POSTGRES_MAX_SAGAS,
+  MAX_SAGA_ID_LENGTH,
+  type PostgresSagaLogOptions,
+} from './saga/index.js';
+export {
+  createPostgresSessionStore,
+  DEFAULT_POSTGRES_SESSION_MAX_ENTRIES,
+  DEFAULT_POSTGRES_SESSION_MAX_VALUE_BYTES,
+  MAX_SESSION_KEY_LENGTH,
+  MAX_SESSION_OWNER_LENGTH,
+  type PostgresSessionStoreOptions,
+  type SessionStoreLike,
+} from './session/index.js';
+export {
+  createPGliteClient,
+  createPgClient,
+  DEFAULT_SCHEMA,
+  DEFAULT_TRANSACTION_ATTEMPTS,
+  isSerializationFailure,
+  MAX_TRANSACTION_ATTEMPTS,
+  type PGliteClientOptions,
+  type PgClientOptions,
+  type PgPoolLike,
+  SCHEMA_NAME_PATTERN,
+  type SqlClient,
+  type SqlExecutor,
+  type SqlIsolationLevel,
+  type SqlResult,
+  type SqlRow,
+  type SqlTransactionOptions,
+  type SqlValue,
+  sqlStateOf,
+  toSqlError,
+  withSerializationRetry,
+} from './sql/index.js';
