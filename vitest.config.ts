@@ -40,6 +40,10 @@ export default defineConfig({
         test: { name, include: [`packages/${name}/src/**/*.test.ts`] },
       })),
       { extends: true as const, test: { name: 'examples', include: ['examples/**/*.test.ts'] } },
+      {
+        extends: true as const,
+        test: { name: 'integration', include: ['tests/integration/**/*.test.ts'] },
+      },
     ],
   },
 });

@@ -1,5 +1,7 @@
 /**
- * `@creto/testing`: test kit of the Creto Enablement SDK.
+ * `@creto/testing`: test kit of the Creto Enablement SDK: `FakeClock`, error assertions, fakes of
+ * every cross-product port, `createTestEnvironment` (the whole layer on a fake clock), the §12.2
+ * scenario runner and its steps, and (in `@creto/testing/contracts`) the port contract suites.
  * @module @creto/testing
  */
 
@@ -11,12 +13,89 @@ export {
   rejectionCodeOf,
 } from './assertions/index.js';
 export {
+  type ApprovalRule,
+  type ApprovalRulePolicyOptions,
+  approvalRulePolicies,
+  createEnablementScenarioRunner,
+  DEFAULT_ASSERT_TIMEOUT_MS,
+  DEFAULT_SCENARIO_AGENT,
+  DEFAULT_SCENARIO_REQUESTER,
+  ENABLEMENT_SCENARIO_STEPS,
+  type EnablementScenarioRunnerOptions,
+  parseApprovalRule,
+  registerScenarioTools,
+  SCENARIO_VARS,
+  TRANSFER_FUNDS_TOOL,
+} from './enablement-scenarios/index.js';
+export {
+  AGENT_KEY_LABEL,
+  type ApprovalOptions,
+  type AuditEventMatch,
+  checkAgentName,
+  containsBytes,
+  createTestEnvironment,
+  DEFAULT_MAX_AGENTS,
+  DEFAULT_TEST_POLICIES,
+  DEFAULT_TEST_SEED,
+  DEFAULT_WAIT_STEP_MS,
+  DEFAULT_WAIT_TIMEOUT_MS,
+  deriveTestAgentKey,
+  MAX_AGENT_NAME_LENGTH,
+  normalizeSeed,
+  type RecordedNotification,
+  TEST_PLAN_ID,
+  TEST_SEED_LENGTH,
+  type TestAgentOptions,
+  type TestEnvironment,
+  type TestEnvironmentOptions,
+  type TestEvent,
+  type TestEventSource,
+  type TestMessage,
+  type WaitForEventOptions,
+  type WaitForMessageOptions,
+} from './environment/index.js';
+export {
   DEFAULT_FAKE_CLOCK_START,
   DEFAULT_MAX_PENDING_TIMERS,
   DEFAULT_MAX_TIMERS_PER_RUN,
   FakeClock,
   type FakeClockOptions,
 } from './fake-clock/index.js';
+export {
+  BoundedLog,
+  createFakeAuthzClient,
+  createFakeMessageSender,
+  createFakeOversightClient,
+  createFakeQuotaClient,
+  createRecordingNotifier,
+  createRecordingUsageSink,
+  DEFAULT_MAX_RECORDED,
+  type FakeApproveOptions,
+  type FakeAuthzAnswer,
+  type FakeAuthzClient,
+  type FakeAuthzClientOptions,
+  type FakeAuthzMatch,
+  type FakeDenyOptions,
+  type FakeMessageSender,
+  type FakeMessageSenderOptions,
+  type FakeOversightClient,
+  type FakeOversightClientOptions,
+  type FakeOversightMode,
+  type FakeOversightRequest,
+  type FakeQuotaAnswer,
+  type FakeQuotaClient,
+  type FakeQuotaClientOptions,
+  type FakeQuotaDecisionSpec,
+  type FakeQuotaMatch,
+  MAX_RECORDED_LIMIT,
+  MAX_SCRIPTED,
+  type RecordingNotifier,
+  type RecordingNotifierMode,
+  type RecordingNotifierOptions,
+  type RecordingUsageSink,
+  type RecordingUsageSinkOptions,
+  type SentMessage,
+} from './fakes/index.js';
 export {
   createScenarioRunner,
   formatScenarioReports,
