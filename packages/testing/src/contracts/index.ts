@@ -15,3 +15,21 @@ export {
   type IdempotencyStoreFixture,
   idempotencyStoreContract,
 } from './idempotency-store.js';
+export {
+  type MeteringCommitOptions,
+  type MeteringFixtures,
+  type MeteringStoreContractOptions,
+  type MeteringStoreFactory,
+  type MeteringStoreFixture,
+  type MeteringStoreNeeds,
+  meteringFixtures,
+  meteringStoreContract,
+} from './metering-store.js';
+export {
+  type OversightFixtures,
+  type OversightStoreFactory,
+  type OversightStoreFixture,
+  type OversightStoreNeeds,
+  oversightFixtures,
+  oversightStoreContract,
+} from './oversight-store.js';
