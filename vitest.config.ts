@@ -42,7 +42,8 @@ export default defineConfig({
       { extends: true as const, test: { name: 'examples', include: ['examples/**/*.test.ts'] } },
       {
         extends: true as const,
-        test: { name: 'integration', include: ['tests/integration/**/*.test.ts'] },
+        // One file at a time: the distributed tests share one NATS server and one subject.
+        test: { name: 'integration', include: ['tests/integration/**/*.test.ts'], fileParallelism: false },
       },
     ],
   },
