@@ -132,11 +132,11 @@ async function drained(
   bus: EventBus,
   stream: string,
   consumer: string,
-  settled: () => boolean,
+  settled: () => Promise<boolean>,
 ): Promise<void> {
   for (let attempt = 0; attempt < 600; attempt++) {
     const { state } = await bus.consumerInfo(stream, consumer);
-    if (settled() && state.numPending === 0 && state.ackPending === 0) return;
+    if (state.numPending === 0 && state.ackPending === 0 && (await settled())) return;
     await sleep(systemClock, 100);
   }
 }
@@ -194,22 +194,31 @@ function crashSuite(storeName: string, setupStore: StoreSetup): void {
       const second = startConsumer({ ...common, CRASH_SUBSCRIPTION_ID: subscriptionId });
       children.push(second);
       await second.waitFor((m) => m.ready === true, 'ready after restart');
-      const storedBySecond = () =>
-        second.messages.filter((m) => m.commit === true && m.status === 'stored').length;
       const duplicatesSeen = () =>
         second.messages.filter((m) => m.duplicate === true || (m.commit === true && m.status === 'duplicate'))
           .length;
+      type Report = Record<string, { value: string; events: string }>;
+      /** Asks the restarted process for its store's totals and waits for the answer. */
+      const askReport = async (): Promise<Report> => {
+        const reports = () => second.messages.filter((m) => m.report !== undefined);
+        const before = reports().length;
+        second.process.stdin?.write('report\n');
+        while (reports().length === before) {
+          if (second.process.exitCode !== null) throw new Error(`consumer exited: ${second.stderr()}`);
+          await sleep(systemClock, 20);
+        }
+        return (reports().at(-1) as { report: Report }).report;
+      };
+      // Settled when the store (not the processes' stdout: a SIGKILL can land between a commit
+      // and its report line) holds every event and a redelivered duplicate was recognised.
       await drained(
         bus,
         stream,
         consumer,
-        () => storedBeforeCrash + storedBySecond() >= N && duplicatesSeen() >= 1,
+        async () => duplicatesSeen() >= 1 && (await askReport()).inference_calls?.events === String(N),
       );
 
-      second.process.stdin?.write('report\n');
-      const { report } = (await second.waitFor((m) => m.report !== undefined, 'the report')) as {
-        report: Record<string, { value: string; events: string }>;
-      };
+      const report = await askReport();
       expect(report.inference_calls).toEqual({ value: String(N), events: String(N) });
       expect(report.inference_input_tokens).toEqual({ value: String((N * (N + 1)) / 2), events: String(N) });
 
@@ -218,7 +227,10 @@ function crashSuite(storeName: string, setupStore: StoreSetup): void {
       const duplicates =
         commits.filter((m) => m.status === 'duplicate').length +
         second.messages.filter((m) => m.duplicate === true).length;
-      expect(storedBeforeCrash + storedAfter).toBe(N);
+      // Never more commits than events (none stored twice). It may be fewer than N as seen on
+      // stdout: the killed process can commit an event and die before printing that it did;
+      // the store's totals above are the exact count.
+      expect(storedBeforeCrash + storedAfter).toBeLessThanOrEqual(N);
       // At least the event the first process stored and never acked came back and was not re-counted.
       expect(duplicates).toBeGreaterThanOrEqual(1);
 
