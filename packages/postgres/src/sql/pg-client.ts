@@ -4,18 +4,15 @@ import { z } from 'zod';
 import {
   transactionAbortedError as abortedError,
   assertStatement,
-  beginStatement,
   type SqlClient,
   type SqlExecutor,
   type SqlResult,
   type SqlRow,
-  type SqlTransactionOptions,
   type SqlValue,
   toSqlError,
-  transactionAttempts,
 } from './client.js';
 import { normaliseParams } from './params.js';
-import { withSerializationRetry } from './transaction.js';
+import { createSqlClient } from './transaction.js';
 
 /** The part of a `pg.Pool` the client uses (a real `Pool` satisfies it). */
 export interface PgPoolLike {
@@ -106,10 +103,6 @@ async function runQuery<R extends SqlRow>(
   return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
 }
 
-function closedError(): EnablementError {
-  return new EnablementError('PL-500', 'postgres: the client is closed');
-}
-
 /**
  * A {@link SqlClient} on a `pg` connection pool, for a PostgreSQL server (≥ 13). Queries run on
  * any idle connection; a transaction checks one out for its whole duration and returns it, or
@@ -135,7 +128,6 @@ export function createPgClient(options: PgClientOptions): SqlClient {
     // listener Node would crash the process. The next query gets a fresh connection.
     (pool as pg.Pool).on('error', () => {});
   }
-  let closed = false;
 
   async function transactionOnce<T>(fn: (tx: SqlExecutor) => Promise<T>, begin: string): Promise<T> {
     let connection: pg.PoolClient;
@@ -189,26 +181,14 @@ export function createPgClient(options: PgClientOptions): SqlClient {
     }
   }
 
-  return Object.freeze({
-    driver: 'pg' as const,
-    query<R extends SqlRow = SqlRow>(text: string, params?: readonly SqlValue[]) {
-      if (closed) return Promise.reject(closedError());
-      return runQuery<R>(pool, text, params);
-    },
-    async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, txOptions?: SqlTransactionOptions) {
-      if (closed) throw closedError();
-      if (typeof fn !== 'function') throw new EnablementError('PL-400', 'transaction: fn must be a function');
-      const begin = beginStatement(txOptions);
-      const maxAttempts = transactionAttempts(txOptions);
-      return withSerializationRetry(() => transactionOnce(fn, begin), {
-        maxAttempts,
-        ...(parsed.clock ? { clock: parsed.clock } : {}),
-      });
-    },
-    async close() {
-      if (closed) return;
-      closed = true;
+  return createSqlClient({
+    name: 'pg',
+    label: 'postgres',
+    query: (text, params) => runQuery(pool, text, params),
+    transactionOnce,
+    async release() {
       if (owned) await pool.end();
     },
+    clock: parsed.clock,
   });
 }

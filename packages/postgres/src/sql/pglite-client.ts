@@ -4,18 +4,15 @@ import { z } from 'zod';
 import {
   transactionAbortedError as abortedError,
   assertStatement,
-  beginStatement,
   type SqlClient,
   type SqlExecutor,
   type SqlResult,
   type SqlRow,
-  type SqlTransactionOptions,
   type SqlValue,
   toSqlError,
-  transactionAttempts,
 } from './client.js';
 import { normaliseParams } from './params.js';
-import { withSerializationRetry } from './transaction.js';
+import { createSqlClient } from './transaction.js';
 
 /** Options of {@link createPGliteClient}. */
 export interface PGliteClientOptions {
@@ -101,8 +98,6 @@ export async function createPGliteClient(options: PGliteClientOptions = {}): Pro
       throw new EnablementError('PL-503', 'pglite: could not open the database', { cause: error });
     }
   }
-  let closed = false;
-  const closedError = () => new EnablementError('PL-500', 'pglite: the client is closed');
 
   async function transactionOnce<T>(fn: (tx: SqlExecutor) => Promise<T>, begin: string): Promise<T> {
     // Whatever `fn` throws goes out unchanged; only PGlite's own BEGIN/COMMIT failures are mapped.
@@ -140,26 +135,14 @@ export async function createPGliteClient(options: PGliteClientOptions = {}): Pro
     }
   }
 
-  return Object.freeze({
-    driver: 'pglite' as const,
-    query<R extends SqlRow = SqlRow>(text: string, params?: readonly SqlValue[]) {
-      if (closed) return Promise.reject(closedError());
-      return runQuery<R>(db, text, params);
-    },
-    async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, txOptions?: SqlTransactionOptions) {
-      if (closed) throw closedError();
-      if (typeof fn !== 'function') throw new EnablementError('PL-400', 'transaction: fn must be a function');
-      const begin = beginStatement(txOptions);
-      const maxAttempts = transactionAttempts(txOptions);
-      return withSerializationRetry(() => transactionOnce(fn, begin), {
-        maxAttempts,
-        ...(parsed.clock ? { clock: parsed.clock } : {}),
-      });
-    },
-    async close() {
-      if (closed) return;
-      closed = true;
+  return createSqlClient({
+    name: 'pglite',
+    label: 'pglite',
+    query: (text, params) => runQuery(db, text, params),
+    transactionOnce,
+    async release() {
       if (owned) await db.close();
     },
+    clock: parsed.clock,
   });
 }

@@ -1,5 +1,15 @@
 import { type Clock, EnablementError, retry, systemClock } from '@creto/core';
-import { isSerializationFailure, type SqlTransactionOptions, transactionAttempts } from './client.js';
+import {
+  beginStatement,
+  isSerializationFailure,
+  type SqlClient,
+  type SqlExecutor,
+  type SqlResult,
+  type SqlRow,
+  type SqlTransactionOptions,
+  type SqlValue,
+  transactionAttempts,
+} from './client.js';
 
 /** First wait before re-running a transaction that hit a serialization failure, ms. */
 const FIRST_RETRY_DELAY_MS = 2;
@@ -45,5 +55,52 @@ export function withSerializationRetry<T>(
             maxAttempts,
           }
         : { kind: 'never' },
+  });
+}
+
+/** What a driver supplies to {@link createSqlClient}: how it runs one query and one transaction. */
+export interface SqlDriver {
+  /** The driver's name, also the prefix of its "closed" error. */
+  readonly name: 'pg' | 'pglite';
+  /** Label used in the "client is closed" error (`postgres`, `pglite`). */
+  readonly label: string;
+  /** Runs one statement outside any transaction. */
+  query<R extends SqlRow>(text: string, params?: readonly SqlValue[]): Promise<SqlResult<R>>;
+  /** Runs `fn` once inside the transaction opened by `begin`; no retry. */
+  transactionOnce<T>(fn: (tx: SqlExecutor) => Promise<T>, begin: string): Promise<T>;
+  /** Releases what the client opened itself (nothing when it was given a pool or instance). */
+  release(): Promise<void>;
+  /** Clock for the serialization-retry waits. */
+  readonly clock?: Clock | undefined;
+}
+
+/**
+ * The {@link SqlClient} every driver returns: refuses work after `close` (`PL-500`), validates the
+ * transaction options, and re-runs a whole transaction after a serialization failure
+ * ({@link withSerializationRetry}). Drivers only say how to run one query and one transaction.
+ */
+export function createSqlClient(driver: SqlDriver): SqlClient {
+  let closed = false;
+  const closedError = () => new EnablementError('PL-500', `${driver.label}: the client is closed`);
+  return Object.freeze({
+    driver: driver.name,
+    query<R extends SqlRow = SqlRow>(text: string, params?: readonly SqlValue[]) {
+      if (closed) return Promise.reject(closedError());
+      return driver.query<R>(text, params);
+    },
+    async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, options?: SqlTransactionOptions) {
+      if (closed) throw closedError();
+      if (typeof fn !== 'function') throw new EnablementError('PL-400', 'transaction: fn must be a function');
+      const begin = beginStatement(options);
+      return withSerializationRetry(() => driver.transactionOnce(fn, begin), {
+        maxAttempts: transactionAttempts(options),
+        ...(driver.clock ? { clock: driver.clock } : {}),
+      });
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await driver.release();
+    },
   });
 }
