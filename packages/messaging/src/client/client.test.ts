@@ -209,4 +209,75 @@ describe('MessagingClient', () => {
       }),
     ).rejects.toThrow(/identityDhKey/);
   });
+
+  it('opens a handshake made against a previous signed prekey after a restart republished the bundle', async () => {
+    const { net, agents, start } = await setup(0);
+    const alice = await start(0);
+    const bob = await start(1);
+    const carol = await start(2);
+    await alice.send(bob.nhi, text('sent while bob was away'));
+    await carol.send(bob.nhi, text('sent much earlier'));
+    const [handshake, stale] = net.take(bob.nhi);
+    if (handshake === undefined || stale === undefined) throw new Error('no handshakes');
+    await bob.close();
+
+    // Bob restarts against a directory that lost his bundle (e.g. an in-memory NHI service that
+    // restarted too): the client publishes a new signed prekey, keeping the previous secrets.
+    const restart = async () => {
+      const directory = createNhiRegistry({ provider });
+      for (const a of agents)
+        await directory.register({ identity: a.keyPair.identity, proof: registrationProof(a.keyPair) });
+      const client = await createMessagingClient({
+        identity: agents[1]?.keyPair as AgentKeyPair,
+        nhi: directory,
+        transport: net.transport(bob.nhi),
+        sessionStore: agents[1]?.store as SessionStore,
+        clock,
+        provider,
+        signaturePolicy: 'handshake-only',
+        oneTimePrekeys: 0,
+      });
+      return { directory, client };
+    };
+    const { client: restarted } = await restart();
+    expect((await restarted.receive(handshake)).payload).toEqual(text('sent while bob was away'));
+    await restarted.close();
+
+    // Three more rotations push that signed prekey out: a handshake still naming it is refused.
+    for (let i = 0; i < 3; i++) await (await restart()).client.close();
+    const { client: late } = await restart();
+    await expect(late.receive(stale)).rejects.toThrow(
+      expect.objectContaining({
+        code: 'MS-003',
+        message: expect.stringContaining('prekeys already used or unknown'),
+      }),
+    );
+  });
+
+  it('frees the id when processing fails after the signature check: the redelivery is received', async () => {
+    const { net, start } = await setup();
+    const alice = await start(0);
+    const inner = createInMemorySessionStore();
+    let failNextSave = false;
+    const flaky: SessionStore = {
+      get: (key) => inner.get(key),
+      delete: (key) => inner.delete(key),
+      async set(key, value) {
+        if (failNextSave && key !== 'prekeys') {
+          failNextSave = false;
+          throw new Error('session store unavailable');
+        }
+        return inner.set(key, value);
+      },
+    };
+    const bob = await start(1, flaky);
+    await alice.send(bob.nhi, text('first try fails'));
+    const [envelope] = net.take(bob.nhi);
+    if (envelope === undefined) throw new Error('no envelope');
+    failNextSave = true;
+    await expect(bob.receive(envelope)).rejects.toThrow('session store unavailable');
+    expect((await bob.receive(envelope)).payload).toEqual(text('first try fails'));
+    // Once processed, the id is recorded: a third delivery is a replay.
+    await expect(bob.receive(envelope)).rejects.toThrow(code('MS-003'));
+  });
 });

@@ -190,7 +190,7 @@ export async function createMessagingClient(options: MessagingClientOptions): Pr
   const verifier = createEnvelopeVerifier({
     nhi,
     clock,
-    replay: createReplayGuard(),
+    replay: createReplayGuard({ clock }),
     policy,
     recipientNhi: me,
   });
@@ -351,88 +351,92 @@ export async function createMessagingClient(options: MessagingClientOptions): Pr
           `receive buffer full (${maxBuffered} messages): read messages() first`,
         );
       }
-      await verifier.verify(envelope);
       const sender = envelope.senderNhi;
-      const wire = decodeSessionMessage(envelope.ciphertext);
-      const plaintext = await mutex.run(sender, async () => {
-        const record = await loadRecord(sender);
-        const initial = wire.initial;
-        let session: Session | undefined = initial
-          ? record.find(bytesToBase64url(initial.ephemeralKey))
-          : undefined;
-        let consume: (() => Promise<void>) | undefined;
-        if (initial && session === undefined) {
-          // The handshake's identity key must be the envelope sender's NHI key.
-          const senderDh = AgentIdentity.fromNhi(sender).x25519PublicKey();
-          if (!constantTimeEqual(senderDh, initial.identityKey)) {
-            throw new EnablementError(
-              'MS-001',
-              `envelope ${envelope.messageId}: handshake identity key is not the sender's`,
+      // The id is recorded only once the message is decrypted and its session saved: a failure
+      // before that (a session store down) frees it, and the relay's redelivery is processed.
+      const { plaintext, handshake } = await verifier.accept(envelope, async () => {
+        const wire = decodeSessionMessage(envelope.ciphertext);
+        const plaintext = await mutex.run(sender, async () => {
+          const record = await loadRecord(sender);
+          const initial = wire.initial;
+          let session: Session | undefined = initial
+            ? record.find(bytesToBase64url(initial.ephemeralKey))
+            : undefined;
+          let consume: (() => Promise<void>) | undefined;
+          if (initial && session === undefined) {
+            // The handshake's identity key must be the envelope sender's NHI key.
+            const senderDh = AgentIdentity.fromNhi(sender).x25519PublicKey();
+            if (!constantTimeEqual(senderDh, initial.identityKey)) {
+              throw new EnablementError(
+                'MS-001',
+                `envelope ${envelope.messageId}: handshake identity key is not the sender's`,
+              );
+            }
+            const secrets = await loadPrekeys();
+            const spk = secrets.signed(initial.signedPrekeyId);
+            const opk =
+              initial.oneTimePrekeyId === undefined ? undefined : secrets.oneTime(initial.oneTimePrekeyId);
+            const kem = initial.kem ? secrets.kem(initial.kem.prekeyKind, initial.kem.prekeyId) : undefined;
+            if (
+              spk === undefined ||
+              (initial.oneTimePrekeyId !== undefined && opk === undefined) ||
+              (initial.kem && kem === undefined)
+            ) {
+              throw new EnablementError(
+                'MS-003',
+                `envelope ${envelope.messageId}: names prekeys already used or unknown`,
+              );
+            }
+            const agreement = X3DH.respond({
+              provider,
+              identityKey: identityDhKey,
+              initial,
+              signedPrekey: spk,
+              ...(opk ? { oneTimePrekey: opk } : {}),
+              ...(kem ? { kemSecretKey: kem.secretKey } : {}),
+              allowX3dhFallback,
+            });
+            const ratchet = DoubleRatchet.responder(
+              provider,
+              agreement.sharedSecret,
+              spk,
+              agreement.associatedData,
+              options.ratchet,
             );
-          }
-          const secrets = await loadPrekeys();
-          const spk = secrets.signed(initial.signedPrekeyId);
-          const opk =
-            initial.oneTimePrekeyId === undefined ? undefined : secrets.oneTime(initial.oneTimePrekeyId);
-          const kem = initial.kem ? secrets.kem(initial.kem.prekeyKind, initial.kem.prekeyId) : undefined;
-          if (
-            spk === undefined ||
-            (initial.oneTimePrekeyId !== undefined && opk === undefined) ||
-            (initial.kem && kem === undefined)
-          ) {
-            throw new EnablementError(
-              'MS-003',
-              `envelope ${envelope.messageId}: names prekeys already used or unknown`,
-            );
-          }
-          const agreement = X3DH.respond({
-            provider,
-            identityKey: identityDhKey,
-            initial,
-            signedPrekey: spk,
-            ...(opk ? { oneTimePrekey: opk } : {}),
-            ...(kem ? { kemSecretKey: kem.secretKey } : {}),
-            allowX3dhFallback,
-          });
-          const ratchet = DoubleRatchet.responder(
-            provider,
-            agreement.sharedSecret,
-            spk,
-            agreement.associatedData,
-            options.ratchet,
-          );
-          agreement.sharedSecret.fill(0);
-          session = { id: bytesToBase64url(initial.ephemeralKey), ratchet, pending: undefined };
-          consume = async () => {
-            secrets.consume(
-              initial.oneTimePrekeyId,
-              initial.kem?.prekeyKind === 'one-time' ? initial.kem.prekeyId : undefined,
-            );
-            await sessionStore.set(PREKEYS_KEY, secrets.serialize());
-          };
-          const decrypted = session.ratchet.decrypt(wire.message);
-          record.promote(session);
-          await saveRecord(record);
-          await mutex.run(PREKEYS_KEY, consume);
-          return decrypted;
-        }
-        const candidates = session ? [session] : record.sessions;
-        let lastError: unknown = new EnablementError(
-          'MS-004',
-          `envelope ${envelope.messageId}: no session with ${sender}`,
-        );
-        for (const candidate of candidates) {
-          try {
-            const decrypted = candidate.ratchet.decrypt(wire.message);
-            candidate.pending = undefined; // the peer answered: it has the session
-            record.promote(candidate);
+            agreement.sharedSecret.fill(0);
+            session = { id: bytesToBase64url(initial.ephemeralKey), ratchet, pending: undefined };
+            consume = async () => {
+              secrets.consume(
+                initial.oneTimePrekeyId,
+                initial.kem?.prekeyKind === 'one-time' ? initial.kem.prekeyId : undefined,
+              );
+              await sessionStore.set(PREKEYS_KEY, secrets.serialize());
+            };
+            const decrypted = session.ratchet.decrypt(wire.message);
+            record.promote(session);
             await saveRecord(record);
+            await mutex.run(PREKEYS_KEY, consume);
             return decrypted;
-          } catch (error) {
-            lastError = error;
           }
-        }
-        throw lastError;
+          const candidates = session ? [session] : record.sessions;
+          let lastError: unknown = new EnablementError(
+            'MS-004',
+            `envelope ${envelope.messageId}: no session with ${sender}`,
+          );
+          for (const candidate of candidates) {
+            try {
+              const decrypted = candidate.ratchet.decrypt(wire.message);
+              candidate.pending = undefined; // the peer answered: it has the session
+              record.promote(candidate);
+              await saveRecord(record);
+              return decrypted;
+            } catch (error) {
+              lastError = error;
+            }
+          }
+          throw lastError;
+        });
+        return { plaintext, handshake: wire.initial !== undefined };
       });
       const message: ReceivedMessage = Object.freeze({
         messageId: envelope.messageId,
@@ -441,7 +445,7 @@ export async function createMessagingClient(options: MessagingClientOptions): Pr
         sentAt: envelope.timestamp,
       });
       deliver(message);
-      if (wire.initial) void replenishPrekeys().catch(() => {});
+      if (handshake) void replenishPrekeys().catch(() => {});
       return message;
     },
 

@@ -15,6 +15,26 @@ import {
 /** Serialization `type` of the local prekey secrets. */
 export const PREKEY_SECRETS_TYPE = 'creto.messaging.prekey-secrets';
 
+/**
+ * Signed (and last-resort KEM) prekeys whose secrets are kept, the current one included. A new
+ * signed prekey replaces the published one at once, but handshakes already made against the old
+ * one may still be queued at the relay (a restart republishes when the directory lost the
+ * bundle), so the previous secrets stay until two more rotations push them out — as Signal keeps
+ * an old signed prekey for delayed messages. The oldest is zeroized when evicted.
+ * @internal
+ */
+export const RETAINED_SIGNED_PREKEYS = 3;
+
+/** Adds `key` under `id` and evicts (zeroizing) the oldest beyond {@link RETAINED_SIGNED_PREKEYS}. */
+function retain(map: Map<number, KeyPair>, id: number, key: KeyPair): void {
+  map.set(id, key);
+  for (const [oldId, old] of map) {
+    if (map.size <= RETAINED_SIGNED_PREKEYS) break;
+    zeroize(old.secretKey);
+    map.delete(oldId);
+  }
+}
+
 interface Secrets {
   nextId: number;
   signed: Map<number, KeyPair>;
@@ -26,7 +46,8 @@ interface Secrets {
 /**
  * The secret halves of the prekeys this client published, by id. One-time secrets are deleted
  * after their first use (PQXDH §4.2). Bounded: one-time maps hold at most what the directory
- * holds (its `maxOneTimePrekeys`, checked on publish), and signed / last-resort maps one each.
+ * holds (its `maxOneTimePrekeys`, checked on publish), and signed / last-resort maps
+ * {@link RETAINED_SIGNED_PREKEYS} each.
  * @internal
  */
 export class PrekeySecrets {
@@ -95,13 +116,11 @@ export class PrekeySecrets {
     if (full) {
       const spk = provider.x25519.generateKeyPair();
       const spkId = id();
-      this.#s.signed.clear();
-      this.#s.signed.set(spkId, spk);
+      retain(this.#s.signed, spkId, spk);
       upload.signedPrekey = signPrekey(identity, 'x25519-signed', spkId, spk.publicKey);
       const lr = provider.mlKem.generateKeyPair('ML-KEM-768');
       const lrId = id();
-      this.#s.lastResort.clear();
-      this.#s.lastResort.set(lrId, lr);
+      retain(this.#s.lastResort, lrId, lr);
       upload.lastResortKemPrekey = signPrekey(identity, 'ml-kem-768-last-resort', lrId, lr.publicKey);
     }
     for (let i = 0; i < oneTime; i++) {
@@ -172,8 +191,8 @@ export class PrekeySecrets {
     if (typeof nextId !== 'number' || !Number.isInteger(nextId) || nextId < 1) throw fail('next_id');
     return new PrekeySecrets({
       nextId,
-      signed: map('signed', 1),
-      lastResort: map('last_resort', 1),
+      signed: map('signed', RETAINED_SIGNED_PREKEYS),
+      lastResort: map('last_resort', RETAINED_SIGNED_PREKEYS),
       oneTime: map('one_time', 10_000),
       oneTimeKem: map('one_time_kem', 10_000),
     });

@@ -153,6 +153,13 @@ export interface EnvelopeVerifier {
    * signature verified, so forged envelopes cannot burn ids.
    */
   verify(envelope: MessageEnvelope): Promise<VerifiedEnvelope>;
+  /**
+   * Verifies as {@link EnvelopeVerifier.verify} does, but holds the id reserved while `process`
+   * runs (a concurrent duplicate is `MS-003`) and records it only when `process` succeeds. When
+   * `process` fails the id is freed, so a redelivery of the same envelope is processed again:
+   * a transient failure after the signature check (a session store down) loses nothing.
+   */
+  accept<T>(envelope: MessageEnvelope, process: (verified: VerifiedEnvelope) => Promise<T>): Promise<T>;
 }
 
 /**
@@ -169,20 +176,33 @@ export function createEnvelopeVerifier(options: EnvelopeVerifierOptions): Envelo
     throw new EnablementError('MS-400', 'envelope verifier: give consensus or clock');
   }
   const now = async () => (consensus === undefined ? (clock as Clock).now() : consensus.getTimestamp());
+  async function accept<T>(
+    envelope: MessageEnvelope,
+    process: (verified: VerifiedEnvelope) => Promise<T>,
+  ): Promise<T> {
+    if (recipientNhi !== undefined && envelope.recipientNhi !== recipientNhi) {
+      throw new EnablementError(
+        'MS-400',
+        `envelope ${envelope.messageId} is not addressed to this recipient`,
+      );
+    }
+    const verifiedAt = await now();
+    assertEnvelopeFresh(envelope, verifiedAt, options.maxFutureSkewMs);
+    const authentication = await verifyEnvelopeSender(envelope, nhi, policy);
+    // Reserved only after the signature verified, so forged envelopes cannot burn ids.
+    const reservation = await replay.reserve(envelope.messageId);
+    let result: T;
+    try {
+      result = await process(Object.freeze({ envelope, authentication, verifiedAt }));
+    } catch (error) {
+      await reservation.release();
+      throw error;
+    }
+    await reservation.commit();
+    return result;
+  }
   return Object.freeze({
-    async verify(envelope: MessageEnvelope): Promise<VerifiedEnvelope> {
-      if (recipientNhi !== undefined && envelope.recipientNhi !== recipientNhi) {
-        throw new EnablementError(
-          'MS-400',
-          `envelope ${envelope.messageId} is not addressed to this recipient`,
-        );
-      }
-      const verifiedAt = await now();
-      assertEnvelopeFresh(envelope, verifiedAt, options.maxFutureSkewMs);
-      const authentication = await verifyEnvelopeSender(envelope, nhi, policy);
-      const reservation = await replay.reserve(envelope.messageId);
-      await reservation.commit();
-      return Object.freeze({ envelope, authentication, verifiedAt });
-    },
+    accept,
+    verify: (envelope: MessageEnvelope) => accept(envelope, async (verified) => verified),
   });
 }
