@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Spec §7.4 on real infrastructure: the same layer as flow-7.4-full-lifecycle.mjs, but its bus is
-// NATS JetStream, its idempotency records live in Redis and Metering, Oversight, the saga log and
-// the messaging sessions in PostgreSQL. Short version of the workflow: spawn → inference →
+// NATS JetStream, its idempotency records live in Redis and Metering, Oversight, the saga log, the
+// messaging sessions and relay queues, and the audit log in PostgreSQL. Short version of the workflow: spawn → inference →
 // approval → message → terminate → invoice.
 //
 // Needs three servers, named by the same variables as the tests:
@@ -18,8 +18,10 @@ import { createNatsEventBus } from '@creto/nats';
 import { decodeNotificationPayload, signApprovalResponse } from '@creto/oversight';
 import {
   createPgClient,
+  createPostgresAuditLogStore,
   createPostgresMeteringStore,
   createPostgresOversightStore,
+  createPostgresRelayQueueStore,
   createPostgresSagaLog,
   createPostgresSessionStore,
   migrate,
@@ -68,19 +70,26 @@ const idempotency = createRedisIdempotencyStore({ url: urls.redis, keyPrefix: `c
 out('Creto Enablement SDK — spec §7.4 on NATS, Redis and PostgreSQL.');
 out(`   NATS        ${urls.nats}: the event bus (streams ${LAYER_STREAMS.join(', ')})`);
 out(`   Redis       ${urls.redis}: idempotency records of every product (prefix creto-example:${run}:)`);
-out(`   PostgreSQL  schema ${schema}: metering, oversight requests, saga log, messaging sessions`);
+out(
+  `   PostgreSQL  schema ${schema}: metering, oversight requests, saga log, messaging sessions and relay queues, audit log`,
+);
 
 const cfo = AgentKeyPair.fromSeed(seed('cfo'), { kind: 'human', postQuantum: true });
 const agent = AgentKeyPair.fromSeed(seed('invoice-agent'), { postQuantum: true });
 const accounting = AgentKeyPair.fromSeed(seed('accounting-agent'), { postQuantum: true });
 const billing = AgentKeyPair.fromSeed(seed('billing-agent'), { postQuantum: true });
 
+const AUDIT_ORIGIN = 'audit.example.com/flow-7.4';
 const enablement = await createEnablement({
   clock,
   seed: seed('services'),
   bus,
+  // A durable audit log signs its checkpoints with the same key on every start.
+  platform: { audit: { origin: AUDIT_ORIGIN, signingKey: seed('audit-checkpoints') } },
   stores: {
     idempotency,
+    audit: createPostgresAuditLogStore({ client: sql, schema, log: AUDIT_ORIGIN }),
+    relayQueues: createPostgresRelayQueueStore({ client: sql, schema }),
     metering: createPostgresMeteringStore({ client: sql, schema }),
     oversight: createPostgresOversightStore({ client: sql, schema }),
     sagaLog: createPostgresSagaLog({ client: sql, schema }),
@@ -241,6 +250,13 @@ try {
     .find((n) => n.kind === 'invoice');
   out(`7. invoice ${invoice.invoiceId}: total ${invoice.total.toString()} ${invoice.currency} → PostgreSQL`);
   out(`   sent to billing-agent end to end: "${delivered?.subject}"`);
+  const { checkpoint } = await platform.audit.checkpoint();
+  const [{ leaves }] = (
+    await sql.query(`SELECT count(*) AS leaves FROM ${schema}.audit_leaves WHERE log = $1`, [AUDIT_ORIGIN])
+  ).rows;
+  out(
+    `8. audit log: ${checkpoint.treeSize} events, ${leaves} of them stored in PostgreSQL; checkpoint signed`,
+  );
 } finally {
   await enablement.shutdown();
   await dropStreams();

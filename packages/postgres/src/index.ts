@@ -4,6 +4,12 @@
  * @module @creto/postgres
  */
 export {
+  createPostgresAuditLogStore,
+  MAX_POSTGRES_AUDIT_LEAF_LENGTH,
+  MAX_POSTGRES_AUDIT_LOG_NAME_LENGTH,
+  type PostgresAuditLogStoreOptions,
+} from './audit/index.js';
+export {
   createPostgresIdempotencyStore,
   DEFAULT_IDEMPOTENCY_PURGE_LIMIT,
   DEFAULT_POSTGRES_IDEMPOTENCY_MAX_RESULT_LENGTH,
@@ -62,6 +68,19 @@ export {
   type PostgresOversightStoreOptions,
   type StoredOversightRequestLike,
 } from './oversight/index.js';
+export {
+  createPostgresRelayQueueStore,
+  DEFAULT_POSTGRES_RELAY_MAX_ENTRIES,
+  DEFAULT_POSTGRES_RELAY_NAME,
+  MAX_POSTGRES_RELAY_ENVELOPE_LENGTH,
+  MAX_POSTGRES_RELAY_LOAD,
+  MAX_POSTGRES_RELAY_NAME_LENGTH,
+  MAX_POSTGRES_RELAY_REMOVE,
+  type PostgresRelayQueueStoreOptions,
+  type RelayEnvelopeLike,
+  type RelayQueueEntryLike,
+  type RelayQueueStoreLike,
+} from './relay/index.js';
 export {
   createPostgresSagaLog,
   DEFAULT_POSTGRES_MAX_RECORDS_PER_SAGA,

@@ -32,6 +32,10 @@ describe('examples/flow-7.4-distributed.mjs', () => {
     expect(stdout).toContain('sandbox_allocations this period: 1');
     expect(stdout).toMatch(/invoice [0-9a-f-]{36}: total 49\.18 USD/);
     expect(stdout).toMatch(/sent to billing-agent end to end: "Invoice /);
+    // Every audit event the layer appended is a row in PostgreSQL.
+    expect(stdout).toMatch(
+      /8\. audit log: ([1-9]\d*) events, \1 of them stored in PostgreSQL; checkpoint signed/,
+    );
     expect(stdout).toMatch(/\nDone\.\n$/);
   }, 150_000);
 });

@@ -1,7 +1,8 @@
 /**
  * Audit: the unified audit event (spec §3.3) and its typed kinds, an append-only RFC 9162
  * Merkle log with inclusion and consistency proofs and standalone verifiers, C2SP signed
- * checkpoints, queries, and a buffering sink for degraded mode (spec §2.3).
+ * checkpoints, queries, a durable log over an `AuditLogStore` port (`openAuditLog`), and a
+ * buffering sink for degraded mode (spec §2.3).
  * @module
  */
 export {
@@ -27,6 +28,12 @@ export {
   signCheckpoint,
   type VerifiedCheckpoint,
 } from './checkpoint.js';
+export {
+  DEFAULT_MAX_PENDING_AUDIT_APPENDS,
+  type DurableAuditLogOptions,
+  MAX_AUDIT_CHECKPOINT_VERIFIERS,
+  openAuditLog,
+} from './durable-log.js';
 export {
   type ApprovalDecision,
   AUDIT_EVENT_KINDS,
@@ -117,4 +124,16 @@ export {
   parseNoteVerifierKey,
   signNote,
 } from './note.js';
+export {
+  type AuditLogStore,
+  assertAuditLeaves,
+  assertAuditStoreIndex,
+  assertStoredAuditCheckpoint,
+  createMemoryAuditLogStore,
+  MAX_AUDIT_STORE_BATCH,
+  MAX_AUDIT_STORE_READ,
+  type MemoryAuditLogStore,
+  type MemoryAuditLogStoreOptions,
+  type StoredAuditCheckpoint,
+} from './store.js';
 export { MAX_PROOF_LENGTH, rootFromInclusionProof, verifyConsistency, verifyInclusion } from './verify.js';

@@ -1,5 +1,9 @@
-import { FakeClock } from '@creto/testing';
+import { expectEnablementError, FakeClock } from '@creto/testing';
 import { describe, expect, it } from 'vitest';
+import { openAuditLog } from '../audit/durable-log.js';
+import { createAuditEvent } from '../audit/event.js';
+import { createAuditLog } from '../audit/log.js';
+import { createMemoryAuditLogStore } from '../audit/store.js';
 import { DelegationChain } from '../delegation/chain.js';
 import { delegationLinkId, issueDelegation } from '../delegation/link.js';
 import { AgentKeyPair } from '../identity/key-pair.js';
@@ -82,5 +86,39 @@ describe('createPlatform', () => {
 
   it('rejects options that are not an object with PL-400', () => {
     expect(() => createPlatform(null as never)).toThrow(expect.objectContaining({ code: 'PL-400' }));
+  });
+
+  it('uses an audit log the caller opened (a durable one) as platform.audit', async () => {
+    const clock = new FakeClock();
+    const store = createMemoryAuditLogStore();
+    const signingKey = new Uint8Array(32).fill(3);
+    const auditLog = await openAuditLog({ store, signingKey, clock });
+    const platform = createPlatform({ clock, auditLog });
+    expect(platform.audit).toBe(auditLog);
+    const event = createAuditEvent({
+      product: 'platform',
+      agentNhi: AgentKeyPair.fromSeed(new Uint8Array(32).fill(7)).identity.nhi,
+      action: 'tool.call',
+      resource: 'tool:search',
+      outcome: 'success',
+      timestamp: clock.now(),
+    });
+    const receipt = await platform.audit.append(event);
+    platform.dispose();
+    // A restarted platform over the same store sees the event.
+    const restarted = createPlatform({ clock, auditLog: await openAuditLog({ store, signingKey, clock }) });
+    expect(await restarted.audit.append(event)).toEqual(receipt);
+    expect(restarted.audit.size).toBe(1);
+  });
+
+  it('refuses audit settings together with auditLog, and an auditLog that is not one (PL-400)', () => {
+    const auditLog = createAuditLog();
+    expectEnablementError(
+      () => createPlatform({ auditLog, audit: { origin: 'x.example/log' } }),
+      'PL-400',
+      'auditLog',
+    );
+    expectEnablementError(() => createPlatform({ auditLog: {} as never }), 'PL-400', 'auditLog');
+    expect(createPlatform({ audit: { origin: 'x.example/log' } }).audit.origin).toBe('x.example/log');
   });
 });

@@ -27,8 +27,14 @@ export interface PlatformOptions {
    * and chain revocation is the registry's.
    */
   readonly authz?: Omit<PolicyEngineOptions, 'clock' | 'provider'>;
-  /** Audit log settings. */
+  /** Settings of the in-memory audit log the platform builds (not with `auditLog`). */
   readonly audit?: Omit<AuditLogOptions, 'clock' | 'crypto'>;
+  /**
+   * An audit log the caller opened, used as `platform.audit` instead of building an in-memory
+   * one: typically a durable log, `await openAuditLog({ store, signingKey, clock, crypto })`
+   * (open it with this platform's `clock` and `provider`). Giving `audit` as well is `PL-400`.
+   */
+  readonly auditLog?: InProcessAuditLog;
   /** Hybrid logical clock settings (its physical source is `clock`). */
   readonly consensus?: Omit<HybridLogicalClockOptions, 'clock'>;
   /** Scheduler settings. */
@@ -57,6 +63,15 @@ export interface Platform {
   readonly memory: AgentMemory;
   /** Stops timers and listeners. Idempotent. */
   dispose(): void;
+}
+
+/** Whether `value` has the methods of an {@link InProcessAuditLog} (a shape check). */
+function isAuditLog(value: unknown): value is InProcessAuditLog {
+  if (typeof value !== 'object' || value === null) return false;
+  const log = value as Record<keyof InProcessAuditLog, unknown>;
+  return (['append', 'query', 'inclusionProof', 'consistencyProof', 'checkpoint'] as const).every(
+    (method) => typeof log[method] === 'function',
+  );
 }
 
 /**
@@ -97,6 +112,20 @@ export function createPlatform(options: PlatformOptions = {}): Platform {
   if (typeof options !== 'object' || options === null) {
     throw new EnablementError('PL-400', 'createPlatform: options must be an object');
   }
+  if (options.auditLog !== undefined) {
+    if (options.audit !== undefined) {
+      throw new EnablementError(
+        'PL-400',
+        'createPlatform: give either audit (settings) or auditLog, not both',
+      );
+    }
+    if (!isAuditLog(options.auditLog)) {
+      throw new EnablementError(
+        'PL-400',
+        'createPlatform: auditLog: expected an audit log (append, query, …)',
+      );
+    }
+  }
   const clock = options.clock ?? systemClock;
   const provider = options.provider ?? nobleCryptoProvider;
   const nhi = createNhiRegistry({ ...options.nhi, clock, provider });
@@ -107,8 +136,8 @@ export function createPlatform(options: PlatformOptions = {}): Platform {
     clock,
     provider,
   });
+  const audit = options.auditLog ?? createAuditLog({ ...options.audit, clock, crypto: provider });
   const stopRevocations = nhi.onRevocation((event) => authz.revoke(event.ref));
-  const audit = createAuditLog({ ...options.audit, clock, crypto: provider });
   const consensus = createHybridLogicalClock({ ...options.consensus, clock });
   const scheduler = createScheduler({ ...options.scheduler, clock });
   const memory = createAgentMemory({ ...options.memory, clock });

@@ -17,6 +17,7 @@ import {
   type MessageHandler,
   nobleCryptoProvider,
   noopLogger,
+  openAuditLog,
   type Platform,
   type PlatformOptions,
   type Policy,
@@ -33,6 +34,8 @@ import {
   createMessagingRelay,
   type MessagingClient,
   type MessagingRelay,
+  type MessagingRelayOptions,
+  openMessagingRelay,
   type SessionStore,
 } from '@creto/messaging';
 import {
@@ -203,10 +206,29 @@ async function build(o: EnablementOptions, logger: Logger, closers: Closer[]): P
   if (isPlatform(given)) {
     platform = given;
   } else {
-    const platformOptions: Omit<PlatformOptions, 'clock' | 'provider'> = given ?? {};
+    const { audit: auditOptions, ...platformOptions }: Omit<PlatformOptions, 'clock' | 'provider'> =
+      given ?? {};
     const issuers = platformOptions.authz?.overrideTokenIssuers ?? [];
+    // A durable audit log is opened (and checked against its last signed checkpoint) before any
+    // product can write to it.
+    const auditStore = o.stores?.audit;
+    const audit =
+      auditStore === undefined
+        ? auditOptions === undefined
+          ? {}
+          : { audit: auditOptions }
+        : {
+            auditLog: await openAuditLog({
+              ...auditOptions,
+              signingKey: auditOptions?.signingKey as Uint8Array, // checked by validateOptions
+              store: auditStore,
+              clock,
+              crypto: provider,
+            }),
+          };
     platform = createPlatform({
       ...platformOptions,
+      ...audit,
       clock,
       provider,
       authz: {
@@ -301,7 +323,7 @@ async function build(o: EnablementOptions, logger: Logger, closers: Closer[]): P
   const usage = createBusUsageSink({ publisher });
 
   // ---- Messaging: relay, notification bot, agent connections (spec §4.3, §4.4) -----------------
-  const relay: MessagingRelay = createMessagingRelay({
+  const relayOptions: MessagingRelayOptions = {
     authz: platform.authz,
     nhi: platform.nhi,
     clock,
@@ -317,7 +339,13 @@ async function build(o: EnablementOptions, logger: Logger, closers: Closer[]): P
         operation: context.operation,
         error_code: codeOf(error),
       }),
-  });
+  };
+  // With a queue store, envelopes accepted for offline agents before a restart are loaded back.
+  const relayQueues = o.stores?.relayQueues;
+  const relay: MessagingRelay =
+    relayQueues === undefined
+      ? createMessagingRelay(relayOptions)
+      : await openMessagingRelay({ ...relayOptions, queueStore: relayQueues });
   closers.push(['relay.close', () => relay.close()]);
   relayOpen = true;
   const sessionStores = new Map<string, SessionStore>();

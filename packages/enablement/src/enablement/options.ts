@@ -43,7 +43,15 @@ const TOP_LEVEL = new Set([
   'onNotification',
 ]);
 
-const STORES = new Set(['metering', 'oversight', 'idempotency', 'sagaLog', 'messagingSessions']);
+const STORES = new Set([
+  'metering',
+  'oversight',
+  'idempotency',
+  'sagaLog',
+  'messagingSessions',
+  'relayQueues',
+  'audit',
+]);
 
 function invalid(path: string, why: string): EnablementError {
   return new EnablementError('PL-400', `invalid ${FACTORY} options: ${path}: ${why}`);
@@ -157,6 +165,28 @@ export function validateOptions(options: unknown): EnablementOptions {
     port(s.sagaLog, 'stores.sagaLog', 'a SagaLog', ['append', 'loadIncomplete']);
     if (s.messagingSessions !== undefined && typeof s.messagingSessions !== 'function') {
       throw invalid('stores.messagingSessions', 'expected a function (ownerNhi) => SessionStore');
+    }
+    port(s.relayQueues, 'stores.relayQueues', 'a RelayQueueStore', ['load', 'put', 'remove']);
+    port(s.audit, 'stores.audit', 'an AuditLogStore', [
+      'size',
+      'readLeaves',
+      'appendLeaves',
+      'saveCheckpoint',
+      'latestCheckpoint',
+    ]);
+    if (s.audit !== undefined) {
+      if (isPlatform(o.platform)) {
+        throw invalid('stores.audit', 'the given platform has its audit log; open it with openAuditLog');
+      }
+      if (o.platform?.auditLog !== undefined) {
+        throw invalid('stores.audit', 'platform.auditLog is given too (pass one audit log)');
+      }
+      if (o.platform?.audit?.signingKey === undefined) {
+        throw invalid(
+          'stores.audit',
+          'needs platform.audit.signingKey: a durable log needs the same checkpoint key on every start',
+        );
+      }
     }
   }
   if (o.keys !== undefined && !isObject(o.keys)) throw invalid('keys', 'expected an object');

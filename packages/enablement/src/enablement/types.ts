@@ -1,5 +1,6 @@
 import type {
   AgentKeyPair,
+  AuditLogStore,
   Clock,
   CryptoProvider,
   EnablementError,
@@ -14,7 +15,7 @@ import type {
   Policy,
   SagaLog,
 } from '@creto/core';
-import type { MessagingClient, MessagingRelay, SessionStore } from '@creto/messaging';
+import type { MessagingClient, MessagingRelay, RelayQueueStore, SessionStore } from '@creto/messaging';
 import type { Metering, MeteringOptions, MeteringStore } from '@creto/metering';
 import type { OversightEngine, OversightOptions, OversightStore } from '@creto/oversight';
 import type { Runtime, RuntimeOptions } from '@creto/runtime';
@@ -49,6 +50,18 @@ export interface EnablementStores {
   readonly sagaLog?: SagaLog;
   /** Session store for a messaging client, per owner NHI (bot and connected agents). */
   readonly messagingSessions?: (ownerNhi: string) => SessionStore;
+  /**
+   * The messaging relay's offline queues (`openMessagingRelay`): an envelope accepted for an
+   * offline agent survives a restart and is delivered when the agent connects.
+   */
+  readonly relayQueues?: RelayQueueStore;
+  /**
+   * The audit log's leaves and checkpoints (`openAuditLog`): the log reopens with the same tree
+   * and verifies its stored leaves against its last signed checkpoint. Needs
+   * `platform.audit.signingKey` (a durable log needs a stable checkpoint key), and cannot be
+   * combined with a ready-made `Platform` (open that platform's log yourself).
+   */
+  readonly audit?: AuditLogStore;
 }
 
 /** A webhook that receives notifications whose recipient starts with `recipientPrefix`. */

@@ -46,6 +46,12 @@ import {
   relayConnectProofBytes,
   type SendResult,
 } from '../transport/index.js';
+import {
+  assertRelayQueueEntry,
+  MAX_RELAY_QUEUE_LOAD,
+  MAX_RELAY_QUEUE_REMOVE,
+  type RelayQueueStore,
+} from './queue-store.js';
 
 /** Default bound of one recipient's offline queue, in envelopes. */
 export const DEFAULT_MAX_QUEUE_PER_RECIPIENT = 1000;
@@ -121,6 +127,16 @@ export interface MessagingRelayOptions {
   ) => void;
 }
 
+/** Options of {@link openMessagingRelay}: those of {@link createMessagingRelay} and the queue store. */
+export interface DurableMessagingRelayOptions extends MessagingRelayOptions {
+  /**
+   * Where the offline queues live, so that accepted envelopes survive a restart: loaded when the
+   * relay opens, written before a sender hears `queued`, pruned on delivery or expiry. One relay
+   * owns a store at a time.
+   */
+  readonly queueStore: RelayQueueStore;
+}
+
 /** Counts of what the relay holds. */
 export interface MessagingRelayStats {
   /** Envelopes queued, all recipients. */
@@ -175,21 +191,24 @@ interface ConnectionState {
   draining: Promise<void> | undefined;
 }
 
-function bound(value: number | undefined, fallback: number, name: string): number {
+/** Which factory is validating, so that an options error names the call the caller made. */
+type Factory = 'createMessagingRelay' | 'openMessagingRelay';
+
+function bound(value: number | undefined, fallback: number, name: string, factory: Factory): number {
   const n = value ?? fallback;
   if (!Number.isSafeInteger(n) || n < 1) {
-    throw new EnablementError('MS-400', `createMessagingRelay: ${name} must be a positive integer`);
+    throw new EnablementError('MS-400', `${factory}: ${name} must be a positive integer`);
   }
   return n;
 }
 
-function required(value: unknown, methods: readonly string[], name: string): void {
+function required(value: unknown, methods: readonly string[], name: string, factory: Factory): void {
   const ok =
     typeof value === 'object' &&
     value !== null &&
     methods.every((m) => typeof (value as Record<string, unknown>)[m] === 'function');
   if (!ok) {
-    throw new EnablementError('MS-400', `createMessagingRelay: ${name} must have ${methods.join(', ')}`);
+    throw new EnablementError('MS-400', `${factory}: ${name} must have ${methods.join(', ')}`);
   }
 }
 
@@ -200,6 +219,72 @@ function unavailable(what: string, cause: unknown): EnablementError {
 const isUnavailable = (error: unknown) =>
   EnablementError.is(error) && (error.retryable || error.code.endsWith('-503'));
 
+/** A recipient handler that rejects with `MS-003` says it already holds that message id. */
+const isAlreadyHeld = (error: unknown) => EnablementError.is(error) && error.code === 'MS-003';
+
+/** Validated options with their defaults applied. */
+interface RelayConfig {
+  readonly options: MessagingRelayOptions;
+  readonly serviceKey: AgentKeyPair;
+  readonly policy: EnvelopeSignaturePolicy;
+  readonly maxPerRecipient: number;
+  readonly maxTotal: number;
+  readonly maxSessions: number;
+  readonly maxDeliveries: number;
+  readonly maxChallenges: number;
+}
+
+function resolveOptions(options: MessagingRelayOptions, factory: Factory): RelayConfig {
+  if (typeof options !== 'object' || options === null) {
+    throw new EnablementError('MS-400', `${factory}: options must be an object`);
+  }
+  required(options.authz, ['check'], 'authz', factory);
+  required(options.nhi, ['lookup', 'validateHybridSignature', 'validateSignature'], 'nhi', factory);
+  required(options.clock, ['now', 'schedule'], 'clock', factory);
+  required(options.consensus, ['getTimestamp'], 'consensus', factory);
+  if (options.eventBus !== undefined) required(options.eventBus, ['publish'], 'eventBus', factory);
+  if (options.audit !== undefined) required(options.audit, ['append'], 'audit', factory);
+  const serviceKey = options.serviceKey;
+  if (typeof serviceKey !== 'object' || serviceKey === null || serviceKey.postQuantum !== true) {
+    throw new EnablementError(
+      'MS-400',
+      `${factory}: serviceKey must be an AgentKeyPair with an ML-DSA-65 key (postQuantum)`,
+    );
+  }
+  const policy = options.signaturePolicy ?? DEFAULT_ENVELOPE_SIGNATURE_POLICY;
+  if (!ENVELOPE_SIGNATURE_POLICIES.includes(policy)) {
+    throw new EnablementError(
+      'MS-400',
+      `${factory}: signaturePolicy must be every-envelope or handshake-only`,
+    );
+  }
+  return {
+    options,
+    serviceKey,
+    policy,
+    maxPerRecipient: bound(
+      options.maxQueuePerRecipient,
+      DEFAULT_MAX_QUEUE_PER_RECIPIENT,
+      'maxQueuePerRecipient',
+      factory,
+    ),
+    maxTotal: bound(options.maxQueuedTotal, DEFAULT_MAX_QUEUED_TOTAL, 'maxQueuedTotal', factory),
+    maxSessions: bound(options.maxSessions, DEFAULT_MAX_SESSIONS, 'maxSessions', factory),
+    maxDeliveries: bound(
+      options.maxTrackedDeliveries,
+      DEFAULT_MAX_TRACKED_DELIVERIES,
+      'maxTrackedDeliveries',
+      factory,
+    ),
+    maxChallenges: bound(
+      options.maxPendingChallenges,
+      DEFAULT_MAX_PENDING_CHALLENGES,
+      'maxPendingChallenges',
+      factory,
+    ),
+  };
+}
+
 /**
  * The messaging relay: the service that moves envelopes between agents. It sees only ciphertext
  * and metadata; it verifies envelope signatures (or the handshake-only policy), checks authz
@@ -207,51 +292,151 @@ const isUnavailable = (error: unknown) =>
  * recipients with bounds, expires them by TTL, refuses message ids seen within 30 days, and
  * publishes signed delivery receipts (spec §5.2) and audit events (spec §3.3).
  *
+ * Its queues live in memory and die with the process; {@link openMessagingRelay} is the same
+ * relay over a {@link RelayQueueStore}, whose queues survive a restart.
+ *
  * **Bounds.** Each recipient's queue holds at most `maxQueuePerRecipient` envelopes and all
  * queues together `maxQueuedTotal`. At a bound the relay refuses the *new* envelope with `MS-413`
  * (not retryable as such, but the sender may retry later, after the recipient drained); it never
  * drops an envelope it already accepted. Seen ids live in a bounded store that refuses new ids
  * (`MS-503`) rather than forget live ones.
+ *
+ * **Duplicates.** A recipient handler that rejects with `MS-003` (the messaging client's replay
+ * guard: it already took that message id) is treated as having taken the envelope: it leaves the
+ * queue, so a redelivered duplicate cannot block the envelopes behind it.
  */
 export function createMessagingRelay(options: MessagingRelayOptions): MessagingRelay {
-  required(options.authz, ['check'], 'authz');
-  required(options.nhi, ['lookup', 'validateHybridSignature', 'validateSignature'], 'nhi');
-  required(options.clock, ['now', 'schedule'], 'clock');
-  required(options.consensus, ['getTimestamp'], 'consensus');
-  if (options.eventBus !== undefined) required(options.eventBus, ['publish'], 'eventBus');
-  if (options.audit !== undefined) required(options.audit, ['append'], 'audit');
-  const serviceKey = options.serviceKey;
-  if (typeof serviceKey !== 'object' || serviceKey === null || serviceKey.postQuantum !== true) {
+  // A store handed to the in-memory factory would be silently ignored: the caller meant durability.
+  if (
+    typeof options === 'object' &&
+    options !== null &&
+    (options as { queueStore?: unknown }).queueStore !== undefined
+  ) {
     throw new EnablementError(
       'MS-400',
-      'createMessagingRelay: serviceKey must be an AgentKeyPair with an ML-DSA-65 key (postQuantum)',
+      'createMessagingRelay: queueStore is given; use openMessagingRelay, which loads the stored queues',
     );
   }
-  const policy = options.signaturePolicy ?? DEFAULT_ENVELOPE_SIGNATURE_POLICY;
-  if (!ENVELOPE_SIGNATURE_POLICIES.includes(policy)) {
-    throw new EnablementError(
-      'MS-400',
-      'createMessagingRelay: signaturePolicy must be every-envelope or handshake-only',
-    );
-  }
-  const maxPerRecipient = bound(
-    options.maxQueuePerRecipient,
-    DEFAULT_MAX_QUEUE_PER_RECIPIENT,
-    'maxQueuePerRecipient',
-  );
-  const maxTotal = bound(options.maxQueuedTotal, DEFAULT_MAX_QUEUED_TOTAL, 'maxQueuedTotal');
-  const maxSessions = bound(options.maxSessions, DEFAULT_MAX_SESSIONS, 'maxSessions');
-  const maxDeliveries = bound(
-    options.maxTrackedDeliveries,
-    DEFAULT_MAX_TRACKED_DELIVERIES,
-    'maxTrackedDeliveries',
-  );
-  const maxChallenges = bound(
-    options.maxPendingChallenges,
-    DEFAULT_MAX_PENDING_CHALLENGES,
-    'maxPendingChallenges',
-  );
+  return buildRelay(resolveOptions(options, 'createMessagingRelay'), undefined, []);
+}
 
+/**
+ * Opens a messaging relay whose offline queues live in `queueStore` (issue #10): the relay of
+ * {@link createMessagingRelay}, with these differences.
+ *
+ * **Open.** Pages through `queueStore.load` ({@link MAX_RELAY_QUEUE_LOAD} a page) and rebuilds
+ * every recipient's queue in `acceptedAt` order, then arms the TTL sweep at the earliest expiry:
+ * an envelope whose TTL ran out while the relay was down gets its `failed` receipt (spec §5.2) on
+ * the first clock tick and leaves the store. A store that cannot be read rejects the open with
+ * `MS-503` (retryable). A stored entry that does not decode (a corrupt row, or an envelope
+ * version this relay does not know, after a downgrade) is reported to `onError` as `queue.load`
+ * and skipped, and *left in the store*: refusing to open would hold every other recipient's mail
+ * hostage to one row, and deleting it would destroy mail a newer relay could still deliver.
+ * Stored envelopes are not verified again (the relay verified them when it accepted them, and
+ * recipients verify every envelope they receive).
+ *
+ * **Bounds at open.** Stored entries beyond `maxQueuePerRecipient` or `maxQueuedTotal` (the
+ * bounds were lowered, or a store held more) are all kept, never dropped: the relay refuses new
+ * envelopes (`MS-413`) for a recipient over its bound until it has drained below it, and for
+ * everyone while the total is over.
+ *
+ * **Submit.** After every check, the envelope is written with `queueStore.put` *before* the
+ * sender hears `queued` or `delivered`, and before it can be delivered. The bounds count
+ * envelopes whose write is in flight, so concurrent submits cannot overrun them across the
+ * await. A failed write accepts nothing and frees the message id: `MS-503` (retryable), or the
+ * store's `MS-413` (full) / `MS-003` (id already held) as such. Queues stay in `acceptedAt`
+ * order when writes finish out of order; a connected recipient gets envelopes in the order their
+ * writes finished.
+ *
+ * **Delivery and expiry: at-least-once across a crash.** A delivered or expired envelope leaves
+ * the in-memory queue, its receipt is published, and then it is removed from the store (an
+ * expiry sweep removes in batches of {@link MAX_RELAY_QUEUE_REMOVE}). Removing last means a
+ * crash in between repeats the receipt (deduplicated on the bus by its `msgId`) instead of losing
+ * it. A failed removal is reported as `queue.remove` and does not undo the delivery; after a
+ * restart that envelope is offered again. Recipients drop such duplicates by message id: the
+ * messaging client's envelope verifier refuses an id it has seen (`MS-003`, its replay guard),
+ * and the relay takes that refusal as "already delivered", so the duplicate leaves the queue
+ * without blocking the envelopes behind it. A client that restarted as well (its replay guard
+ * lives in memory) refuses it from its persisted ratchet, which holds no key for a message it
+ * already decrypted (`MS-003` too). Any other refusal keeps the envelope queued for the next
+ * connection, as before.
+ *
+ * **Replay across a restart.** Give a durable `replayStore` too: the 30-day seen-id window
+ * (spec §9.2) lives there, not in the queue store. Without one, the queue store still refuses an
+ * id it holds (`MS-003`), but a delivered id could be accepted again after a restart.
+ *
+ * `close()` is unchanged: queued envelopes stay in the store for the next open.
+ */
+export async function openMessagingRelay(options: DurableMessagingRelayOptions): Promise<MessagingRelay> {
+  const config = resolveOptions(options, 'openMessagingRelay');
+  const store = options.queueStore;
+  required(store, ['load', 'put', 'remove'], 'queueStore', 'openMessagingRelay');
+  return buildRelay(config, store, await loadQueueEntries(store));
+}
+
+/**
+ * Reads every stored entry, a page at a time. Entries are returned as the store gave them (they
+ * are checked one by one when restored); a store that fails, returns a malformed page or does not
+ * advance fails the open with `MS-503`.
+ */
+async function loadQueueEntries(store: RelayQueueStore): Promise<unknown[]> {
+  const entries: unknown[] = [];
+  const seen = new Set<unknown>();
+  let cursor: Uuid | undefined;
+  for (;;) {
+    let page: unknown;
+    try {
+      page = await store.load(MAX_RELAY_QUEUE_LOAD, cursor);
+    } catch (cause) {
+      throw unavailable('relay queue store (load)', cause);
+    }
+    if (!Array.isArray(page) || page.length > MAX_RELAY_QUEUE_LOAD) {
+      throw new EnablementError('MS-503', 'relay queue store: load returned a malformed page', {
+        retryable: true,
+      });
+    }
+    let advanced = false;
+    for (const entry of page as unknown[]) {
+      const id =
+        typeof entry === 'object' && entry !== null
+          ? (entry as { messageId?: unknown }).messageId
+          : undefined;
+      if (!seen.has(id)) advanced = true;
+      seen.add(id);
+      entries.push(entry);
+    }
+    if (page.length < MAX_RELAY_QUEUE_LOAD) return entries;
+    const last = (page as unknown[])[page.length - 1] as { messageId?: unknown } | null | undefined;
+    // A full page that brought nothing new would page forever; an id-less entry cannot be a cursor.
+    if (!advanced || typeof last?.messageId !== 'string') {
+      throw new EnablementError('MS-503', 'relay queue store: load does not advance past an entry', {
+        retryable: true,
+      });
+    }
+    cursor = last.messageId as Uuid;
+  }
+}
+
+/**
+ * The one relay implementation behind both factories: `store` absent keeps the queues in
+ * memory only; present, they are written through to it and `restored` (its loaded entries) seed
+ * them.
+ */
+function buildRelay(
+  config: RelayConfig,
+  store: RelayQueueStore | undefined,
+  restored: readonly unknown[],
+): MessagingRelay {
+  const {
+    options,
+    serviceKey,
+    policy,
+    maxPerRecipient,
+    maxTotal,
+    maxSessions,
+    maxDeliveries,
+    maxChallenges,
+  } = config;
   const { authz, nhi, clock, consensus, eventBus, audit } = options;
   const provider = options.provider ?? nobleCryptoProvider;
   const metrics = options.metrics ?? createEnablementMetrics();
@@ -268,8 +453,12 @@ export function createMessagingRelay(options: MessagingRelayOptions): MessagingR
     }
   };
 
+  // Each recipient's queue, in acceptedAt order (the store's load order, so a restart keeps it).
   const queues = new Map<string, Queued[]>();
   let queuedTotal = 0;
+  // Envelopes whose `queueStore.put` is in flight: the bounds count them as queued.
+  const writing = new Map<string, number>();
+  let writingTotal = 0;
   const connections = new Map<string, ConnectionState>();
   // Insertion-ordered: the first key is the oldest (evicted first at the bound).
   const sessions = new Set<string>();
@@ -339,6 +528,81 @@ export function createMessagingRelay(options: MessagingRelayOptions): MessagingR
     sweepTimer = { at, cancel };
   }
 
+  /** Puts `item` in its recipient's queue after every envelope accepted no later than it. */
+  function insertQueued(item: Queued): void {
+    const recipient = item.envelope.recipientNhi;
+    const queue = queues.get(recipient) ?? [];
+    // Almost always an append: scan from the tail. Equal instants keep arrival order.
+    let at = queue.length;
+    while (at > 0 && (queue[at - 1]?.acceptedAt ?? 0n) > item.acceptedAt) at--;
+    queue.splice(at, 0, item);
+    queues.set(recipient, queue);
+    queuedTotal++;
+  }
+
+  function countWriting(recipient: string, delta: 1 | -1): void {
+    const n = (writing.get(recipient) ?? 0) + delta;
+    if (n > 0) writing.set(recipient, n);
+    else writing.delete(recipient);
+    writingTotal += delta;
+  }
+
+  /** Maps a failed `queueStore.put` to what the sender hears. */
+  function putFailure(cause: unknown, messageId: Uuid): EnablementError {
+    if (EnablementError.is(cause) && cause.code === 'MS-413') {
+      return new EnablementError('MS-413', `envelope ${messageId}: the relay queue store is full`, { cause });
+    }
+    if (EnablementError.is(cause) && cause.code === 'MS-003') {
+      return new EnablementError('MS-003', `message ${messageId} is already queued (replay)`, { cause });
+    }
+    return unavailable('relay queue store', cause);
+  }
+
+  /**
+   * Queues an accepted envelope: written to the store first when there is one. The in-flight
+   * count and the queue change together, in the continuation of the write, so no bound check can
+   * run between the write finishing and the envelope being counted as queued.
+   */
+  async function enqueue(item: Queued): Promise<void> {
+    if (store === undefined) {
+      insertQueued(item);
+      return;
+    }
+    const { messageId, recipientNhi } = item.envelope;
+    countWriting(recipientNhi, 1);
+    try {
+      await store.put({
+        messageId,
+        recipientNhi,
+        acceptedAt: item.acceptedAt,
+        expiresAt: item.expiresAt,
+        envelope: item.wire,
+      });
+    } catch (cause) {
+      countWriting(recipientNhi, -1);
+      throw putFailure(cause, messageId);
+    }
+    countWriting(recipientNhi, -1);
+    insertQueued(item);
+  }
+
+  /**
+   * Removes delivered or expired envelopes from the store, at most {@link MAX_RELAY_QUEUE_REMOVE}
+   * ids a call. A failure is reported, never thrown: the envelope is already gone from memory, and
+   * a restart merely offers it again (at-least-once).
+   */
+  async function forget(messageIds: readonly Uuid[]): Promise<void> {
+    if (store === undefined) return;
+    for (let from = 0; from < messageIds.length; from += MAX_RELAY_QUEUE_REMOVE) {
+      const batch = messageIds.slice(from, from + MAX_RELAY_QUEUE_REMOVE);
+      try {
+        await store.remove(batch);
+      } catch (error) {
+        report(error, 'queue.remove', batch.length === 1 ? batch[0] : undefined);
+      }
+    }
+  }
+
   function removeFromQueue(recipient: string, item: Queued): void {
     const queue = queues.get(recipient);
     if (queue === undefined) return;
@@ -349,14 +613,18 @@ export function createMessagingRelay(options: MessagingRelayOptions): MessagingR
     if (queue.length === 0) queues.delete(recipient);
   }
 
-  async function expire(item: Queued): Promise<void> {
-    removeFromQueue(item.envelope.recipientNhi, item);
-    await publishReceipt(
-      item.envelope.messageId,
-      item.envelope.recipientNhi,
-      'failed',
-      'expired: the TTL elapsed before the recipient connected',
-    );
+  /** Drops expired envelopes: out of memory, a `failed` receipt each, then out of the store. */
+  async function expire(items: readonly Queued[]): Promise<void> {
+    for (const item of items) removeFromQueue(item.envelope.recipientNhi, item);
+    for (const item of items) {
+      await publishReceipt(
+        item.envelope.messageId,
+        item.envelope.recipientNhi,
+        'failed',
+        'expired: the TTL elapsed before the recipient connected',
+      );
+    }
+    await forget(items.map((item) => item.envelope.messageId));
   }
 
   async function sweepExpired(): Promise<number> {
@@ -371,12 +639,23 @@ export function createMessagingRelay(options: MessagingRelayOptions): MessagingR
     }
     for (const item of expired) removeFromQueue(item.envelope.recipientNhi, item);
     if (next !== undefined) armSweep(next);
-    for (const item of expired) await expire(item);
+    await expire(expired);
     return expired.length;
   }
 
-  async function onDelivered(item: Queued): Promise<void> {
+  /**
+   * Bookkeeping of a delivery, then the store removal. `duplicate`: the recipient already held
+   * the id (a redelivery after a crash), so only the receipt is repeated (idempotent on the bus by
+   * its msgId, and possibly never published before the crash); latency and audit are not.
+   */
+  async function onDelivered(item: Queued, duplicate: boolean): Promise<void> {
     const { messageId, recipientNhi } = item.envelope;
+    if (duplicate) {
+      remember(deliveries, messageId, recipientNhi, maxDeliveries);
+      await publishReceipt(messageId, recipientNhi, 'delivered');
+      await forget([messageId]);
+      return;
+    }
     const deliveredAt = await consensus.getTimestamp();
     // HLC readings never go backwards, but guard anyway: a negative duration would throw.
     let end = deliveredAt;
@@ -394,6 +673,7 @@ export function createMessagingRelay(options: MessagingRelayOptions): MessagingR
         ),
       messageId,
     );
+    await forget([messageId]);
   }
 
   const hasWork = (state: ConnectionState) =>
@@ -413,18 +693,25 @@ export function createMessagingRelay(options: MessagingRelayOptions): MessagingR
           const head = queues.get(state.nhi)?.[0];
           if (head === undefined) break;
           if (head.expiresAt <= (await consensus.getTimestamp())) {
-            await expire(head);
+            await expire([head]);
             continue;
           }
-          await withSpan(
-            SPAN_NAMES.messagingDeliver,
-            { [TRACE_ATTRIBUTES.messagingMessageId]: head.envelope.messageId },
-            async () => state.deliver(structuredClone(head.wire)),
-          );
+          let duplicate = false;
+          try {
+            await withSpan(
+              SPAN_NAMES.messagingDeliver,
+              { [TRACE_ATTRIBUTES.messagingMessageId]: head.envelope.messageId },
+              async () => state.deliver(structuredClone(head.wire)),
+            );
+          } catch (error) {
+            // Any other failure leaves it queued for the next connection (at-least-once).
+            if (!isAlreadyHeld(error)) throw error;
+            duplicate = true;
+          }
           // Taken: only now does it leave the queue (a throwing handler leaves it for next time).
           removeFromQueue(state.nhi, head);
           head.delivered = true;
-          await onDelivered(head);
+          await onDelivered(head, duplicate);
         }
       } catch (error) {
         report(error, 'deliver');
@@ -491,28 +778,30 @@ export function createMessagingRelay(options: MessagingRelayOptions): MessagingR
               `messaging:send to ${recipientNhi} not permitted: ${decision.reason}`,
             );
           }
-          // From here to the push nothing awaits, so the bounds cannot be overrun by interleaving.
-          const queue = queues.get(recipientNhi) ?? [];
-          if (queue.length >= maxPerRecipient) {
+          // From the checks to `enqueue` counting the envelope nothing awaits, and envelopes being
+          // written to the store count as queued, so interleaved submits cannot overrun a bound.
+          // `>=`: a queue restored above its bound refuses new envelopes until it drained below.
+          const depth = (queues.get(recipientNhi)?.length ?? 0) + (writing.get(recipientNhi) ?? 0);
+          if (depth >= maxPerRecipient) {
             throw new EnablementError(
               'MS-413',
               `queue of ${recipientNhi} is full (${maxPerRecipient} envelopes)`,
             );
           }
-          if (queuedTotal >= maxTotal) {
+          if (queuedTotal + writingTotal >= maxTotal) {
             throw new EnablementError('MS-413', `relay queues are full (${maxTotal} envelopes)`);
           }
           if (closed) throw new EnablementError('MS-503', 'relay closed', { retryable: true });
           item = {
             envelope,
-            wire: structuredClone(wire),
+            wire: Object.freeze(structuredClone(wire)),
             acceptedAt: now,
             expiresAt: envelopeExpiresAt(envelope),
             delivered: false,
           };
-          queue.push(item);
-          queues.set(recipientNhi, queue);
-          queuedTotal++;
+          // Durable (when there is a store) before the sender hears anything. Once written it is
+          // accepted even if the relay closed meanwhile: it is in the store for the next open.
+          await enqueue(item);
         } catch (error) {
           await reservation.release();
           throw error;
@@ -628,6 +917,51 @@ export function createMessagingRelay(options: MessagingRelayOptions): MessagingR
         if (connections.get(principal) === state) connections.delete(principal);
       },
     });
+  }
+
+  restore();
+
+  /**
+   * Rebuilds the queues from the entries `openMessagingRelay` loaded, oldest first, and arms the
+   * sweep at the earliest expiry. Bounds are not applied: accepted mail is never dropped.
+   */
+  function restore(): void {
+    const items: Queued[] = [];
+    const ids = new Set<Uuid>();
+    for (const entry of restored) {
+      let messageId: Uuid | undefined;
+      try {
+        assertRelayQueueEntry(entry);
+        messageId = entry.messageId;
+        if (ids.has(messageId)) {
+          throw new EnablementError('MS-400', `relay queue entry: message ${messageId} is stored twice`);
+        }
+        const envelope = decodeEnvelope(entry.envelope);
+        items.push({
+          envelope,
+          wire: Object.freeze(structuredClone(entry.envelope)),
+          acceptedAt: entry.acceptedAt,
+          // The signed envelope's own TTL rules, not the copy the store kept beside it.
+          expiresAt: envelopeExpiresAt(envelope),
+          delivered: false,
+        });
+        ids.add(messageId);
+      } catch (error) {
+        // Skipped and left in the store (see openMessagingRelay): reported, never deleted.
+        report(error, 'queue.load', messageId);
+      }
+    }
+    // Stable: entries the store gave in one instant keep its order.
+    items.sort((a, b) => (a.acceptedAt < b.acceptedAt ? -1 : a.acceptedAt > b.acceptedAt ? 1 : 0));
+    let earliest: ConsensusTimestamp | undefined;
+    for (const item of items) {
+      insertQueued(item);
+      const { kind, senderNhi, recipientNhi } = item.envelope;
+      // The handshake was verified when accepted: its pair may go on unsigned (handshake-only).
+      if (kind === 'handshake') remember(sessions, pairKey(senderNhi, recipientNhi), undefined, maxSessions);
+      if (earliest === undefined || item.expiresAt < earliest) earliest = item.expiresAt;
+    }
+    if (earliest !== undefined) armSweep(earliest);
   }
 
   const relay: MessagingRelay = {

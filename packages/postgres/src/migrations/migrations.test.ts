@@ -40,7 +40,11 @@ describeEachDriver('migrate', (db) => {
     expect(await recorded(schema)).toEqual(MIGRATIONS.map((m) => ({ version: m.version, name: m.name })));
     expect(await tables(schema)).toEqual(
       expect.arrayContaining([
+        'audit_checkpoints',
+        'audit_leaves',
         'idempotency_keys',
+        'relay_queue',
+        'relay_queue_counts',
         'saga_records',
         'saga_runs',
         'schema_migrations',

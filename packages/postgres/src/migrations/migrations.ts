@@ -2,6 +2,7 @@ import { EnablementError, parseOptions } from '@creto/core';
 import { z } from 'zod';
 import type { SqlClient, SqlExecutor } from '../sql/client.js';
 import { DEFAULT_SCHEMA, qualified, quoteSchema, schemaNameSchema } from '../sql/identifiers.js';
+import { AUDIT_RELAY_MIGRATION } from './audit-relay.js';
 import { METERING_MIGRATION } from './metering.js';
 import { OVERSIGHT_MIGRATION } from './oversight.js';
 import type { Migration } from './types.js';
@@ -53,6 +54,7 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
   CORE_MIGRATION,
   OVERSIGHT_MIGRATION,
   METERING_MIGRATION,
+  AUDIT_RELAY_MIGRATION,
 ]);
 
 /** The schema version this code expects: the last migration's number. */

@@ -4,6 +4,11 @@
  * @module @creto/testing/contracts
  */
 export {
+  type AuditLogStoreFactory,
+  type AuditLogStoreFixture,
+  auditLogStoreContract,
+} from './audit-log-store.js';
+export {
   type EventBusContractOptions,
   type EventBusFactory,
   type EventBusFixture,
@@ -33,3 +38,9 @@ export {
   oversightFixtures,
   oversightStoreContract,
 } from './oversight-store.js';
+export {
+  type RelayQueueStoreFactory,
+  type RelayQueueStoreFixture,
+  type RelayQueueStoreNeeds,
+  relayQueueStoreContract,
+} from './relay-queue-store.js';
