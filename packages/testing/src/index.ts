@@ -1,7 +1,8 @@
 /**
  * `@creto/testing`: test kit of the Creto Enablement SDK: `FakeClock`, error assertions, fakes of
  * every cross-product port, `createTestEnvironment` (the whole layer on a fake clock), the §12.2
- * scenario runner and its steps, and (in `@creto/testing/contracts`) the port contract suites.
+ * scenario runner and its steps, (in `@creto/testing/contracts`) the port contract suites and
+ * (in `@creto/testing/telemetry`) an OpenTelemetry SDK harness for telemetry tests.
  * @module @creto/testing
  */
 

@@ -1,27 +1,14 @@
-import { context, SpanStatusCode, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+import { createTelemetryHarness } from '@creto/testing/telemetry';
+import { SpanStatusCode } from '@opentelemetry/api';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EnablementError } from '../errors/enablement-error.js';
 import { type TraceContext, withSpan } from '../telemetry/index.js';
 import { createInMemorySagaLog, createSaga, type SagaStepContext } from './index.js';
 
-const spans = new InMemorySpanExporter();
-const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
-beforeAll(() => {
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  trace.setGlobalTracerProvider(provider);
-});
-afterAll(async () => {
-  await provider.shutdown();
-  trace.disable();
-  context.disable();
-});
-afterEach(() => spans.reset());
+const telemetry = createTelemetryHarness();
+beforeAll(() => telemetry.install());
+afterAll(() => telemetry.shutdown());
+afterEach(() => telemetry.reset());
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const CALLER_SPAN = '00f067aa0ba902b7';
@@ -53,7 +40,7 @@ describe('saga telemetry', () => {
       ],
     });
     const result = await saga.execute(null, { sagaId: 'run-7', traceContext: caller });
-    const finished = spans.getFinishedSpans();
+    const finished = telemetry.finishedSpans();
     const byName = (name: string) => finished.filter((s) => s.name === name);
     const [root] = byName('saga.execute');
     expect(root?.spanContext().traceId).toBe(TRACE_ID);
@@ -90,14 +77,14 @@ describe('saga telemetry', () => {
     void doomed.execute(null, { sagaId: 'r', traceContext: caller });
     for (let i = 0; i < 50 && (log.recordsOf('r')?.length ?? 0) < 2; i++) await new Promise(setImmediate);
     expect(log.recordsOf('r')?.[0]).toMatchObject({ traceContext: caller });
-    spans.reset();
+    telemetry.reset();
 
     const saga = createSaga<null>({ name: 'p', log, steps: [{ name: 'a', idempotent: true, run: () => 1 }] });
     const [result] = (await saga.recover()).results;
     expect(result?.status).toBe('completed');
-    const recover = spans.getFinishedSpans().find((s) => s.name === 'saga.recover');
+    const recover = telemetry.finishedSpans().find((s) => s.name === 'saga.recover');
     expect(recover?.spanContext().traceId).toBe(TRACE_ID);
-    const step = spans.getFinishedSpans().find((s) => s.name === 'saga.step');
+    const step = telemetry.finishedSpans().find((s) => s.name === 'saga.step');
     expect(step?.attributes['saga.recovering']).toBe(true);
   });
 });

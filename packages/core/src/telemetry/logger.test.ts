@@ -1,11 +1,5 @@
 import { FakeClock } from '@creto/testing';
-import { context, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+import { createTelemetryHarness } from '@creto/testing/telemetry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EnablementError } from '../errors/enablement-error.js';
 import {
@@ -19,17 +13,10 @@ import {
   withSpan,
 } from './index.js';
 
-const spans = new InMemorySpanExporter();
-const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
-beforeAll(() => {
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  trace.setGlobalTracerProvider(provider);
-});
-afterAll(async () => {
-  await provider.shutdown();
-  trace.disable();
-  context.disable();
-});
+// The active span's ids reach the log lines only with an SDK registered.
+const telemetry = createTelemetryHarness();
+beforeAll(() => telemetry.install());
+afterAll(() => telemetry.shutdown());
 
 // 2025-12-26T10:30:00.123456789Z, the instant of the spec §10.3 example.
 const START = 1_766_745_000_123_456_789n;

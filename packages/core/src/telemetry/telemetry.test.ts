@@ -1,20 +1,7 @@
 import { expectEnablementError } from '@creto/testing';
-import { context, createNoopMeter, metrics, ROOT_CONTEXT, SpanStatusCode, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import {
-  AggregationTemporality,
-  DataPointType,
-  type HistogramMetricData,
-  InMemoryMetricExporter,
-  MeterProvider,
-  type MetricData,
-  PeriodicExportingMetricReader,
-} from '@opentelemetry/sdk-metrics';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+import { createTelemetryHarness } from '@creto/testing/telemetry';
+import { createNoopMeter, ROOT_CONTEXT, SpanStatusCode } from '@opentelemetry/api';
+import { DataPointType, type HistogramMetricData } from '@opentelemetry/sdk-metrics';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EnablementError } from '../errors/enablement-error.js';
@@ -38,28 +25,10 @@ import {
 } from './index.js';
 
 // The OpenTelemetry SDK is registered only here, in the test: the library itself uses the API.
-const spans = new InMemorySpanExporter();
-const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
-const metricExporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
-const metricReader = new PeriodicExportingMetricReader({
-  exporter: metricExporter,
-  exportIntervalMillis: 3_600_000,
-});
-const meterProvider = new MeterProvider({ readers: [metricReader] });
-
-beforeAll(() => {
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  trace.setGlobalTracerProvider(tracerProvider);
-  metrics.setGlobalMeterProvider(meterProvider);
-});
-afterAll(async () => {
-  await meterProvider.shutdown();
-  await tracerProvider.shutdown();
-  trace.disable();
-  metrics.disable();
-  context.disable();
-});
-afterEach(() => spans.reset());
+const telemetry = createTelemetryHarness();
+beforeAll(() => telemetry.install());
+afterAll(() => telemetry.shutdown());
+afterEach(() => telemetry.reset());
 
 describe('formatRfc3339Micros', () => {
   it('formats the spec §10.3 example with six fractional digits, truncating nanoseconds', () => {
@@ -136,18 +105,6 @@ const SPEC_METRICS: Record<string, { labels: string[]; kind: 'counter' | 'histog
   messaging_encryption_duration_seconds: { labels: ['algorithm'], kind: 'histogram', unit: 's' },
 };
 
-async function collect(): Promise<Map<string, MetricData>> {
-  metricExporter.reset();
-  await metricReader.forceFlush();
-  const out = new Map<string, MetricData>();
-  for (const resource of metricExporter.getMetrics()) {
-    for (const scope of resource.scopeMetrics) {
-      for (const metric of scope.metrics) out.set(metric.descriptor.name, metric);
-    }
-  }
-  return out;
-}
-
 describe('metrics of spec §10.2', () => {
   it('defines every metric of the spec, and nothing else, with its labels, kind and unit', () => {
     const defined = Object.values(METRICS);
@@ -183,7 +140,7 @@ describe('metrics of spec §10.2', () => {
     m.messagingDeliveryLatency.record(0.02, { channel_type: 'direct' });
     m.messagingEncryptionDuration.record(0.0003, { algorithm: 'ML-KEM-768' });
 
-    const got = await collect();
+    const got = await telemetry.collectMetrics();
     expect([...got.keys()].sort()).toEqual(Object.keys(SPEC_METRICS).sort());
     for (const [name, metric] of got) {
       const spec = SPEC_METRICS[name];
@@ -288,7 +245,7 @@ describe('W3C trace context', () => {
       },
       { parent },
     );
-    const [span] = spans.getFinishedSpans();
+    const [span] = telemetry.finishedSpans();
     expect(span?.spanContext().traceId).toBe(traceId);
     expect(span?.parentSpanContext?.spanId).toBe(spanId);
     expect(inner?.traceparent).toBe(`00-${traceId}-${span?.spanContext().spanId}-01`);
@@ -314,7 +271,7 @@ describe('withSpan', () => {
       },
     );
     expect(result).toBe('ok');
-    const finished = spans.getFinishedSpans();
+    const finished = telemetry.finishedSpans();
     const outer = finished.find((s) => s.name === 'runtime.spawn_sandbox');
     const inner = finished.find((s) => s.name === 'authz.check');
     expect(outer?.attributes).toEqual({
@@ -336,7 +293,7 @@ describe('withSpan', () => {
     } catch (error) {
       thrown = error;
     }
-    const [span] = spans.getFinishedSpans();
+    const [span] = telemetry.finishedSpans();
     expect(span?.status).toEqual({ code: SpanStatusCode.ERROR, message: 'RT-429: quota exceeded' });
     expect(span?.attributes).toMatchObject({
       'error.type': 'RT-429',
@@ -366,11 +323,11 @@ describe('withSpan', () => {
     await expect(withSpan('test.a', {}, () => Promise.reject(traced))).rejects.toBe(traced);
     const foreign = new TypeError('boom');
     await expect(withSpan('test.b', {}, () => Promise.reject(foreign))).rejects.toBe(foreign);
-    const b = spans.getFinishedSpans().find((s) => s.name === 'test.b');
+    const b = telemetry.finishedSpans().find((s) => s.name === 'test.b');
     expect(b?.attributes['error.type']).toBe('TypeError');
     expect(b?.status.code).toBe(SpanStatusCode.ERROR);
     await expect(withSpan('test.c', {}, () => Promise.reject('text'))).rejects.toBe('text');
-    expect(spans.getFinishedSpans().find((s) => s.name === 'test.c')?.attributes['error.type']).toBe(
+    expect(telemetry.finishedSpans().find((s) => s.name === 'test.c')?.attributes['error.type']).toBe(
       'string',
     );
   });
@@ -382,7 +339,7 @@ describe('withSpan', () => {
         throw new EnablementError('PL-400', 'bad');
       }),
     ).toThrow(expect.objectContaining({ code: 'PL-400', traceId: expect.stringMatching(/^[0-9a-f]{32}$/) }));
-    expect(spans.getFinishedSpans().map((s) => s.name)).toEqual(['test.sync', 'test.sync_fail']);
+    expect(telemetry.finishedSpans().map((s) => s.name)).toEqual(['test.sync', 'test.sync_fail']);
   });
 });
 

@@ -21,13 +21,7 @@ import {
 import { publishDeliveryReceipt, signDeliveryReceipt } from '@creto/messaging';
 import { signApprovalResponse } from '@creto/oversight';
 import { expectEnablementRejection } from '@creto/testing';
-import { context, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+import { createTelemetryHarness } from '@creto/testing/telemetry';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
@@ -43,22 +37,14 @@ import { RECEIPT_AUDIT_ACTION } from './receipts.js';
 import type { Enablement } from './types.js';
 
 // The OpenTelemetry SDK is registered only in this test: the packages use the API alone.
-const spans = new InMemorySpanExporter();
-const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
-beforeAll(() => {
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  trace.setGlobalTracerProvider(tracerProvider);
-});
-afterAll(async () => {
-  await tracerProvider.shutdown();
-  trace.disable();
-  context.disable();
-});
+const telemetry = createTelemetryHarness();
+beforeAll(() => telemetry.install());
+afterAll(() => telemetry.shutdown());
 
 const layers: Enablement[] = [];
 afterEach(async () => {
   for (const layer of layers.splice(0)) await layer.shutdown();
-  spans.reset();
+  telemetry.reset();
 });
 
 const HOUR_MS = 3_600_000;
@@ -118,7 +104,7 @@ describe('§8.2 RT-429 caused by MT-429, one trace id', () => {
     });
     await layer.runtime.spawnSandbox({ agent: agentKey, labels: { n: '1' } });
     await layer.settle(); // the sandbox_allocated event is ingested: usage 1/1
-    spans.reset();
+    telemetry.reset();
 
     const error = await expectEnablementRejection(
       layer.runtime.spawnSandbox({ agent: agentKey, labels: { n: '2' } }),
@@ -129,7 +115,7 @@ describe('§8.2 RT-429 caused by MT-429, one trace id', () => {
     expect(cause.message).toContain('sandbox_allocations quota exceeded (1/1)');
     expect(error.retryAfterMs).toBeGreaterThan(0);
     expect(error.retryAfterMs).toBe(cause.retryAfterMs);
-    const spawnSpan = spans.getFinishedSpans().find((s) => s.name === 'runtime.spawn_sandbox');
+    const spawnSpan = telemetry.finishedSpans().find((s) => s.name === 'runtime.spawn_sandbox');
     expect(spawnSpan).toBeDefined();
     expect(error.traceId).toBe(spawnSpan?.spanContext().traceId);
     expect(cause.traceId).toBe(error.traceId);

@@ -1,15 +1,12 @@
 import {
-  AgentKeyPair,
-  type AuthzClient,
+  type AgentKeyPair,
   createHybridLogicalClock,
   createMemoryIdempotencyStore,
-  createNhiRegistry,
   EnablementError,
-  registrationProof,
   type Uuid,
   utf8ToBytes,
 } from '@creto/core';
-import { FakeClock, rejectionCodeOf } from '@creto/testing';
+import { rejectionCodeOf } from '@creto/testing';
 import { describe, expect, it } from 'vitest';
 import { createMessagingClient } from '../client/index.js';
 import {
@@ -17,9 +14,7 @@ import {
   createReplayGuard,
   encodeEnvelope,
   type MessageEnvelope,
-  sealEnvelope,
 } from '../envelope/index.js';
-import { decodeDeliveryReceiptPayload } from '../receipts/index.js';
 import { createInMemorySessionStore } from '../session/index.js';
 import { connectInProcessTransport } from '../transport/index.js';
 import {
@@ -32,19 +27,7 @@ import {
   type RelayQueueEntry,
   type RelayQueueStore,
 } from './index.js';
-
-// The parties of relay.test.ts (keys derived once per file: ML-DSA is slow).
-const seed = (n: number) => new Uint8Array(32).fill(n);
-const alice = AgentKeyPair.fromSeed(seed(1), { postQuantum: true });
-const bob = AgentKeyPair.fromSeed(seed(2), { postQuantum: true });
-const carol = AgentKeyPair.fromSeed(seed(3), { postQuantum: true });
-const service = AgentKeyPair.fromSeed(seed(4), { kind: 'service', postQuantum: true });
-
-interface Reported {
-  readonly error: unknown;
-  readonly operation: string;
-  readonly messageId?: Uuid;
-}
+import { alice, bob, carol, createRelayFixture, service } from './relay.test-support.js';
 
 /** A store whose methods a test can replace (faults, delays), over the in-memory reference. */
 function hookable(inner = createMemoryRelayQueueStore()) {
@@ -76,80 +59,16 @@ async function until(condition: () => boolean, what: string): Promise<void> {
   throw new Error(`never happened: ${what}`);
 }
 
+/** Relays opened over one queue store and one seen-id store, as restarts of one process. */
 async function setup() {
-  const clock = new FakeClock();
-  const nhi = createNhiRegistry({ clock });
-  for (const pair of [alice, bob, carol]) {
-    await nhi.register({ identity: pair.identity, proof: registrationProof(pair) });
-  }
-  const authz: Pick<AuthzClient, 'check'> = {
-    check: async () => ({ decision: 'allow', reason: 'ok', policyIds: ['p'] }),
-  };
-  const published: { data: Uint8Array; msgId: string | undefined }[] = [];
-  const eventBus = {
-    async publish(_subject: string, data: Uint8Array, options?: { msgId?: string }) {
-      published.push({ data, msgId: options?.msgId });
-      return { stream: 'RECEIPTS', seq: published.length, duplicate: false };
-    },
-  };
-  const errors: Reported[] = [];
+  const f = await createRelayFixture();
   const queue = hookable();
   // Shared by every relay "process" of a test, as a Redis or PostgreSQL store would be.
-  const replayStore = createMemoryIdempotencyStore({ clock });
+  const replayStore = createMemoryIdempotencyStore({ clock: f.clock });
   const open = (overrides: Partial<DurableMessagingRelayOptions> = {}) =>
-    openMessagingRelay({
-      authz,
-      nhi,
-      clock,
-      consensus: createHybridLogicalClock({ clock }),
-      serviceKey: service,
-      eventBus,
-      replayStore,
-      queueStore: queue.store,
-      onError: (error, context) => errors.push({ error, ...context }),
-      ...overrides,
-    });
-  const envelope = (extra: Partial<Parameters<typeof sealEnvelope>[0]> = {}) =>
-    sealEnvelope({
-      sender: alice,
-      recipientNhi: bob.identity.nhi,
-      timestamp: clock.now(),
-      ttlMs: 60_000,
-      ciphertext: Uint8Array.of(1, 2, 3),
-      ...extra,
-    });
-  const receipts = () => published.map((p) => decodeDeliveryReceiptPayload(p.data));
-  /** An agent's inbox; `handle` may throw (the relay then keeps the envelope). */
-  const inbox = (relay: MessagingRelay, pair: AgentKeyPair, handle?: (e: MessageEnvelope) => unknown) => {
-    const got: Uuid[] = [];
-    const connect = () =>
-      connectInProcessTransport({
-        relay,
-        keyPair: pair,
-        onEnvelope: async (e) => {
-          await handle?.(e);
-          got.push(e.messageId);
-        },
-      });
-    return { got, connect };
-  };
+    openMessagingRelay({ ...f.relayOptions(), replayStore, queueStore: queue.store, ...overrides });
   const send = (relay: MessagingRelay, e: MessageEnvelope) => relay.submit(e.senderNhi, encodeEnvelope(e));
-  const reported = (operation: string) => errors.filter((e) => e.operation === operation);
-  return {
-    clock,
-    nhi,
-    authz,
-    queue,
-    replayStore,
-    open,
-    envelope,
-    receipts,
-    published,
-    inbox,
-    send,
-    reported,
-    errors,
-  };
+  return { ...f, queue, replayStore, open, send };
 }
 
 describe('openMessagingRelay: restart', () => {
@@ -168,7 +87,7 @@ describe('openMessagingRelay: restart', () => {
     const bobInbox = t.inbox(second, bob);
     await bobInbox.connect();
     await second.whenIdle();
-    expect(bobInbox.got).toEqual(sent.map((e) => e.messageId));
+    expect(bobInbox.ids()).toEqual(sent.map((e) => e.messageId));
     expect(t.queue.inner.size).toBe(0);
     expect(t.receipts().map((r) => [r.messageId, r.receiptType])).toEqual(
       sent.map((e) => [e.messageId, 'delivered']),
@@ -264,7 +183,7 @@ describe('openMessagingRelay: restart', () => {
     const bobInbox = t.inbox(second, bob);
     await bobInbox.connect();
     await second.whenIdle();
-    expect(bobInbox.got).toEqual(sent.map((e) => e.messageId));
+    expect(bobInbox.ids()).toEqual(sent.map((e) => e.messageId));
     expect((await t.send(second, t.envelope({ recipientNhi: carol.identity.nhi }))).status).toBe('queued');
   });
 });
@@ -317,7 +236,7 @@ describe('openMessagingRelay: writes', () => {
     const bobInbox = t.inbox(relay, bob);
     await bobInbox.connect();
     await relay.whenIdle();
-    expect(bobInbox.got).toEqual(byAcceptance.map((h) => h.entry.messageId));
+    expect(bobInbox.ids()).toEqual(byAcceptance.map((h) => h.entry.messageId));
   });
 
   it('refuses with MS-503 when the write fails: nothing queued, the id free for a retry', async () => {
@@ -382,7 +301,7 @@ describe('openMessagingRelay: removal and duplicates', () => {
     };
     const e1 = t.envelope();
     expect((await t.send(first, e1)).status).toBe('delivered');
-    expect(bobInbox.got).toEqual([e1.messageId]);
+    expect(bobInbox.ids()).toEqual([e1.messageId]);
     expect(t.reported('queue.remove').map((r) => r.messageId)).toEqual([e1.messageId]);
     expect(first.queueDepth(bob.identity.nhi)).toBe(0); // delivery not undone
     expect(t.queue.inner.size).toBe(1);
@@ -399,7 +318,7 @@ describe('openMessagingRelay: removal and duplicates', () => {
     await again.connect();
     await second.whenIdle();
     // Bob refused e1 (MS-003): the relay took that as delivered, and e2 was not blocked behind it.
-    expect(again.got).toEqual([e2.messageId]);
+    expect(again.ids()).toEqual([e2.messageId]);
     expect(t.queue.inner.size).toBe(0);
     expect(t.reported('deliver')).toEqual([]);
     const e1Receipts = t.published.filter((p) => p.msgId === `${e1.messageId}:delivered`);
@@ -492,7 +411,7 @@ describe('openMessagingRelay: what it loads', () => {
     const bobInbox = t.inbox(second, bob);
     await bobInbox.connect();
     await second.whenIdle();
-    expect(bobInbox.got).toEqual([good.messageId]);
+    expect(bobInbox.ids()).toEqual([good.messageId]);
     expect((await t.queue.inner.load(10)).map((e) => e.messageId)).toEqual([bad.messageId]);
   });
 

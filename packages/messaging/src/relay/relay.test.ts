@@ -1,11 +1,8 @@
 import {
   AgentKeyPair,
-  type AuthzClient,
-  type AuthzRequest,
   auditEventDetail,
   createHybridLogicalClock,
   createInProcessEventBus,
-  createNhiRegistry,
   type DeliveryReceipt,
   decodeDeliveryReceipt,
   EnablementError,
@@ -16,98 +13,21 @@ import {
 } from '@creto/core';
 import { FakeClock, rejectionCodeOf } from '@creto/testing';
 import { describe, expect, it } from 'vitest';
-import {
-  encodeEnvelope,
-  MAX_ENVELOPE_TTL_MS,
-  type MessageEnvelope,
-  sealEnvelope,
-} from '../envelope/index.js';
-import { decodeDeliveryReceiptPayload, verifyDeliveryReceipt } from '../receipts/index.js';
-import { connectInProcessTransport, relayConnectProofBytes } from '../transport/index.js';
+import { encodeEnvelope, MAX_ENVELOPE_TTL_MS, type MessageEnvelope } from '../envelope/index.js';
+import { verifyDeliveryReceipt } from '../receipts/index.js';
+import { relayConnectProofBytes } from '../transport/index.js';
 import { createMessagingRelay, type MessagingRelayOptions } from './index.js';
+import { alice, bob, carol, createRelayFixture, seed, service } from './relay.test-support.js';
 
-const seed = (n: number) => new Uint8Array(32).fill(n);
-const alice = AgentKeyPair.fromSeed(seed(1), { postQuantum: true });
-const bob = AgentKeyPair.fromSeed(seed(2), { postQuantum: true });
-const carol = AgentKeyPair.fromSeed(seed(3), { postQuantum: true });
-const service = AgentKeyPair.fromSeed(seed(4), { kind: 'service', postQuantum: true });
 const DAY_MS = 86_400_000;
 
+/** One in-memory relay with an audit sink, over the shared fixture. */
 async function setup(overrides: Partial<MessagingRelayOptions> = {}) {
-  const clock = new FakeClock();
-  const nhi = createNhiRegistry({ clock });
-  const { registrationProof } = await import('@creto/core');
-  for (const pair of [alice, bob, carol]) {
-    await nhi.register({ identity: pair.identity, proof: registrationProof(pair) });
-  }
-  const denied = new Set<string>();
-  const authzCalls: AuthzRequest[] = [];
-  const authz: Pick<AuthzClient, 'check'> = {
-    async check(request) {
-      authzCalls.push(request);
-      return denied.has(request.principal)
-        ? { decision: 'deny', reason: 'test policy', policyIds: ['p'] }
-        : { decision: 'allow', reason: 'ok', policyIds: ['p'] };
-    },
-  };
-  const published: { subject: string; data: Uint8Array; msgId: string | undefined }[] = [];
-  const eventBus = {
-    async publish(subject: string, data: Uint8Array, options?: { msgId?: string }) {
-      published.push({ subject, data, msgId: options?.msgId });
-      return { stream: 'RECEIPTS', seq: published.length, duplicate: false };
-    },
-  };
-  const auditEvents: UnifiedAuditEvent[] = [];
-  const errors: unknown[] = [];
-  const relay = createMessagingRelay({
-    authz,
-    nhi,
-    clock,
-    consensus: createHybridLogicalClock({ clock }),
-    serviceKey: service,
-    eventBus,
-    audit: { append: async (event) => auditEvents.push(event) },
-    onError: (error) => errors.push(error),
-    ...overrides,
-  });
-  const receipts = () => published.map((p) => decodeDeliveryReceiptPayload(p.data));
-  const kinds = () => auditEvents.map((e) => auditEventDetail(e)?.kind);
-  const inbox = (pair: AgentKeyPair, fail?: () => boolean) => {
-    const got: MessageEnvelope[] = [];
-    const connect = () =>
-      connectInProcessTransport({
-        relay,
-        keyPair: pair,
-        onEnvelope: (envelope) => {
-          if (fail?.()) throw new Error('handler failed');
-          got.push(envelope);
-        },
-      });
-    return { got, connect };
-  };
-  const envelope = (extra: Partial<Parameters<typeof sealEnvelope>[0]> = {}) =>
-    sealEnvelope({
-      sender: alice,
-      recipientNhi: bob.identity.nhi,
-      timestamp: clock.now(),
-      ttlMs: 60_000,
-      ciphertext: Uint8Array.of(1, 2, 3),
-      ...extra,
-    });
-  return {
-    clock,
-    nhi,
-    relay,
-    denied,
-    authzCalls,
-    published,
-    receipts,
-    auditEvents,
-    kinds,
-    errors,
-    inbox,
-    envelope,
-  };
+  const f = await createRelayFixture();
+  const relay = createMessagingRelay({ ...f.relayOptions(), audit: f.audit, ...overrides });
+  const inbox = (pair: AgentKeyPair, handle?: (e: MessageEnvelope) => unknown) =>
+    f.inbox(relay, pair, handle);
+  return { ...f, relay, inbox };
 }
 
 describe('messaging relay: delivery', () => {
@@ -167,7 +87,9 @@ describe('messaging relay: delivery', () => {
   it('keeps an envelope queued when the recipient handler fails, and redelivers later', async () => {
     const t = await setup();
     let failing = true;
-    const bobInbox = t.inbox(bob, () => failing);
+    const bobInbox = t.inbox(bob, () => {
+      if (failing) throw new Error('handler failed');
+    });
     const bobTransport = await bobInbox.connect();
     const sender = await t.inbox(alice).connect();
     expect((await sender.send(t.envelope())).status).toBe('queued');

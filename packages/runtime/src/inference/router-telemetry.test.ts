@@ -1,47 +1,18 @@
 import { createEnablementMetrics, type EnablementError } from '@creto/core';
 import { expectEnablementRejection, FakeClock } from '@creto/testing';
-import { context, metrics, SpanStatusCode, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import {
-  AggregationTemporality,
-  DataPointType,
-  InMemoryMetricExporter,
-  MeterProvider,
-  PeriodicExportingMetricReader,
-} from '@opentelemetry/sdk-metrics';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+import { createTelemetryHarness } from '@creto/testing/telemetry';
+import { SpanStatusCode } from '@opentelemetry/api';
+import { DataPointType } from '@opentelemetry/sdk-metrics';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createDeterministicProvider, DETERMINISTIC_PRICE_ENTRIES } from './deterministic.js';
 import { createPriceTable } from './price-table.js';
 import { createInferenceRouter } from './router.js';
 
 // The OpenTelemetry SDK is registered only here, in the test: the library itself uses the API.
-const spans = new InMemorySpanExporter();
-const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
-const metricExporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
-const metricReader = new PeriodicExportingMetricReader({
-  exporter: metricExporter,
-  exportIntervalMillis: 3_600_000,
-});
-const meterProvider = new MeterProvider({ readers: [metricReader] });
-
-beforeAll(() => {
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  trace.setGlobalTracerProvider(tracerProvider);
-  metrics.setGlobalMeterProvider(meterProvider);
-});
-afterAll(async () => {
-  await meterProvider.shutdown();
-  await tracerProvider.shutdown();
-  trace.disable();
-  metrics.disable();
-  context.disable();
-});
-afterEach(() => spans.reset());
+const telemetry = createTelemetryHarness();
+beforeAll(() => telemetry.install());
+afterAll(() => telemetry.shutdown());
+afterEach(() => telemetry.reset());
 
 const prices = createPriceTable(DETERMINISTIC_PRICE_ENTRIES);
 const request = (model: string) => ({ model, messages: [{ role: 'user' as const, content: 'hello' }] });
@@ -50,7 +21,7 @@ describe('inference router telemetry (spec §10.1, §10.2)', () => {
   it('records a runtime.inference span with the GenAI attributes and token usage', async () => {
     const router = createInferenceRouter({ providers: [createDeterministicProvider()], prices });
     const result = await router.complete(request('deterministic-1'));
-    const [span] = spans.getFinishedSpans();
+    const [span] = telemetry.finishedSpans();
     expect(span?.name).toBe('runtime.inference');
     expect(span?.attributes).toMatchObject({
       'gen_ai.provider.name': 'deterministic',
@@ -70,7 +41,7 @@ describe('inference router telemetry (spec §10.1, §10.2)', () => {
     const pending = expectEnablementRejection(router.complete(request('deterministic-1')), 'RT-408');
     await clock.advanceAsync(100);
     const error: EnablementError = await pending;
-    const [span] = spans.getFinishedSpans();
+    const [span] = telemetry.finishedSpans();
     expect(span?.status.code).toBe(SpanStatusCode.ERROR);
     expect(span?.attributes['enablement.error.code']).toBe('RT-408');
     expect(error.traceId).toBe(span?.spanContext().traceId);
@@ -81,12 +52,7 @@ describe('inference router telemetry (spec §10.1, §10.2)', () => {
     await router.complete(request('deterministic-x'));
     await router.complete(request('deterministic-x'));
     await router.complete(request('deterministic-y'));
-    metricExporter.reset();
-    await metricReader.forceFlush();
-    const metric = metricExporter
-      .getMetrics()
-      .flatMap((r) => r.scopeMetrics.flatMap((s) => s.metrics))
-      .find((m) => m.descriptor.name === 'runtime_inference_requests_total');
+    const metric = (await telemetry.collectMetrics()).get('runtime_inference_requests_total');
     expect(metric?.dataPointType).toBe(DataPointType.SUM);
     const points = (metric?.dataPoints ?? []).map((p) => ({ labels: p.attributes, value: p.value }));
     expect(points).toEqual(
