@@ -1,56 +1,32 @@
 // Messaging relay: throughput with and without per-envelope ML-DSA-65 verification, and the
 // sender's signing cost under the two signature policies (every-envelope vs handshake-only).
 
-import { AgentKeyPair, createHybridLogicalClock, createNhiRegistry, registrationProof } from '@creto/core';
 import {
   connectInProcessTransport,
   createMessagingRelay,
   encodeEnvelope,
   sealEnvelope,
 } from '@creto/messaging';
+import {
+  forgetfulStore,
+  nullBus,
+  pattern,
+  relayOptions,
+  relayParties,
+  stillClock,
+} from './relay-fixtures.mjs';
 
-/** Deterministic bytes, so every run measures the same inputs. */
-function pattern(length, salt) {
-  const out = new Uint8Array(length);
-  for (let i = 0; i < length; i++) out[i] = (i * 31 + salt * 17) & 0xff;
-  return out;
-}
-
-/** A clock that stands still: envelopes never expire during the run, and no timer ever fires. */
-const stillClock = { now: () => 1_700_000_000_000_000_000n, schedule: () => () => undefined };
-
-/**
- * A seen-id store that forgets everything, so one prepared envelope can be submitted again and
- * again. It removes replay bookkeeping from the measurement (a memory-store lookup, well under a
- * microsecond) and leaves what differs between the policies: signature verification.
- */
-const forgetfulStore = {
-  begin: async () => ({ status: 'acquired', token: 't' }),
-  complete: async () => true,
-  release: async () => true,
-  get: async () => undefined,
-};
-
-const alice = AgentKeyPair.fromSeed(pattern(32, 1), { postQuantum: true });
-const bob = AgentKeyPair.fromSeed(pattern(32, 2), { postQuantum: true });
-const service = AgentKeyPair.fromSeed(pattern(32, 3), { kind: 'service', postQuantum: true });
-const nhi = createNhiRegistry({ clock: stillClock });
-for (const pair of [alice, bob])
-  await nhi.register({ identity: pair.identity, proof: registrationProof(pair) });
-const allow = { check: async () => ({ decision: 'allow', reason: 'bench', policyIds: [] }) };
-const nullBus = { publish: async () => ({ stream: 'RECEIPTS', seq: 1, duplicate: false }) };
+const parties = await relayParties();
+const { alice, bob } = parties;
 
 async function relayOf(signaturePolicy, eventBus) {
-  const relay = createMessagingRelay({
-    authz: allow,
-    nhi,
-    clock: stillClock,
-    consensus: createHybridLogicalClock({ clock: stillClock }),
-    serviceKey: service,
-    signaturePolicy,
-    replayStore: forgetfulStore,
-    ...(eventBus ? { eventBus } : {}),
-  });
+  const relay = createMessagingRelay(
+    relayOptions(parties, {
+      signaturePolicy,
+      replayStore: forgetfulStore,
+      ...(eventBus ? { eventBus } : {}),
+    }),
+  );
   await connectInProcessTransport({ relay, keyPair: bob, onEnvelope: () => undefined });
   return relay;
 }
