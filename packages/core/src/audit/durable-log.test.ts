@@ -2,14 +2,15 @@ import { expectEnablementRejection, FakeClock } from '@creto/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { nobleCryptoProvider as crypto } from '../crypto/noble.js';
-import { bytesToUtf8 } from '../encoding/bytes.js';
+import { bytesToUtf8, utf8ToBytes } from '../encoding/bytes.js';
 import { EnablementError } from '../errors/enablement-error.js';
 import { formatNhi } from '../identity/nhi.js';
-import { openCheckpoint } from './checkpoint.js';
+import { openCheckpoint, signCheckpoint } from './checkpoint.js';
 import { type DurableAuditLogOptions, openAuditLog } from './durable-log.js';
 import { type AuditReceipt, auditLeafData, createAuditEvent, type UnifiedAuditEvent } from './event.js';
 import { hashLeaf } from './hash.js';
 import { createAuditLog, type InProcessAuditLog } from './log.js';
+import { MerkleTree } from './merkle-tree.js';
 import { createEd25519NoteSigner } from './note.js';
 import { type AuditLogStore, createMemoryAuditLogStore, type MemoryAuditLogStore } from './store.js';
 import { verifyConsistency, verifyInclusion } from './verify.js';
@@ -663,6 +664,147 @@ describe('openAuditLog: tamper checks at open', () => {
       expect(error.retryable).toBe(true);
     }
     await expectEnablementRejection(open(altered({ readLeaves: async () => 'x' as never })), 'PL-500');
+  });
+});
+
+describe('openAuditLog: leaves covered by the checkpoint', () => {
+  /**
+   * A memory store holding `texts` as they are, with a checkpoint signed by this log's key over
+   * the first `covered` of them (what a writer holding the key vouched for), and the readLeaves
+   * calls made on it.
+   */
+  async function signedStore(texts: readonly string[], covered: number) {
+    const inner = createMemoryAuditLogStore();
+    await inner.appendLeaves(0, texts);
+    const tree = new MerkleTree({ sha256: (d) => crypto.sha256(d) });
+    for (const text of texts.slice(0, covered)) tree.appendLeaf(utf8ToBytes(text));
+    const signer = createEd25519NoteSigner(ORIGIN, KEY, crypto);
+    const checkpoint = { origin: ORIGIN, treeSize: BigInt(covered), rootHash: tree.root(), extensions: [] };
+    await inner.saveCheckpoint({ treeSize: covered, note: signCheckpoint(checkpoint, signer) });
+    const reads: number[] = [];
+    /** The store as read by the log, with leaf `index` replaced by `text` (bytes the signer never saw). */
+    const presenting = (index?: number, text?: string): AuditLogStore => ({
+      ...inner,
+      readLeaves: async (from, limit) => {
+        reads.push(from);
+        return (await inner.readLeaves(from, limit)).map((t, k) =>
+          from + k === index ? (text as string) : t,
+        );
+      },
+    });
+    return { inner, reads, presenting };
+  }
+
+  const texts = Array.from({ length: 8 }, (_, i) => leafText(event(i)));
+  /** Leaf `i`'s text with `patch` merged into its JSON (key order kept, so still canonical). */
+  const patched = (i: number, patch: Record<string, unknown>) =>
+    JSON.stringify({ ...JSON.parse(texts[i] as string), ...patch });
+
+  it('a tampered covered leaf (well-formed, content changed): PL-401, after a second, full pass finds no corrupt leaf', async () => {
+    for (const patch of [{ outcome: 'denied' }, { metadata: { i: 99 } }, { timestamp: String(T0 - 5n) }]) {
+      const { presenting, reads } = await signedStore(texts, 6);
+      await expectEnablementRejection(open(presenting(2, patched(2, patch))), 'PL-401', 'root');
+      expect(reads).toEqual([0, 0]);
+    }
+  });
+
+  it('a garbage covered leaf: PL-500 naming it at once, from the structural parse, before any root comparison', async () => {
+    const hostile = [
+      'not json',
+      '[]',
+      'null',
+      '{"a":1}',
+      patched(3, { product: 'nope' }),
+      patched(3, { timestamp: '12.5' }),
+      patched(3, { agent_nhi: 7 }),
+      patched(3, { extra: true }),
+      patched(3, { merkle_proof: null }),
+      // Nested beyond the stack while the stored event is frozen: a PL-500, not a crash.
+      (texts[3] as string).replace(
+        '"metadata":{"i":3}',
+        `"metadata":${'['.repeat(200_000)}${']'.repeat(200_000)}`,
+      ),
+    ];
+    for (const bad of hostile) {
+      const { presenting, reads } = await signedStore(texts, 6);
+      await expectEnablementRejection(open(presenting(3, bad)), 'PL-500', 'leaf 3');
+      expect(reads).toEqual([0]);
+    }
+  });
+
+  it('a covered leaf that is well-formed but not valid (codec, canonical form): PL-500 naming it, found by the second pass', async () => {
+    const hostile: [string, string][] = [
+      [(texts[3] as string).replace('{', '{ '), 'canonical'],
+      [patched(3, { agent_nhi: 'agent:nhi:ed25519:notakey' }), 'not an audit event'],
+      [patched(3, { action: 'has space' }), 'not an audit event'],
+    ];
+    for (const [bad, why] of hostile) {
+      const { presenting, reads } = await signedStore(texts, 6);
+      await expectEnablementRejection(open(presenting(3, bad)), 'PL-500', why);
+      expect(reads).toEqual([0, 0]);
+    }
+    // Leaves lost below the checkpoint and a corrupt one among those left: the corrupt one is named.
+    const { inner } = await signedStore(texts, 6);
+    const shortened: AuditLogStore = {
+      ...inner,
+      readLeaves: async (from, limit) =>
+        (await inner.readLeaves(from, limit))
+          .slice(0, 4 - from)
+          .map((t, k) => (from + k === 1 ? t.replace('{', '{ ') : t)),
+    };
+    await expectEnablementRejection(open(shortened), 'PL-500', 'leaf 1');
+  });
+
+  it('trusts the signed root for the leaves it covers, and validates every leaf after it in full', async () => {
+    // A leaf the codec refuses, signed into a checkpoint with this log's key: the key vouches
+    // for the covered bytes, so the log opens (whoever holds the key can sign anything).
+    const odd = patched(1, { agent_nhi: 'agent:nhi:ed25519:notakey' });
+    const vouched = await signedStore([texts[0] as string, odd, ...texts.slice(2)], 6);
+    const log = await open(vouched.presenting());
+    expect(log.size).toBe(8);
+    expect((await log.query({ agentNhi: 'agent:nhi:ed25519:notakey' })).events).toHaveLength(1);
+
+    // The same leaf, or any invalid one, after the checkpoint: PL-500 naming it.
+    const uncovered: [string, string][] = [
+      [odd, 'not an audit event'],
+      [(texts[6] as string).replace('{', '{ '), 'not in canonical form'],
+      [patched(6, { outcome: 'exploded' }), 'not an audit event'],
+      ['not json', 'not JSON'],
+    ];
+    for (const [bad, why] of uncovered) {
+      const { presenting } = await signedStore(texts, 6);
+      await expectEnablementRejection(open(presenting(6, bad)), 'PL-500', `leaf 6 is corrupt: ${why}`);
+    }
+    // And a covered leaf repeating an uncovered one's id, or the other way round: PL-500.
+    for (const [index, text] of [
+      [7, texts[2]],
+      [4, texts[7]],
+    ] as const) {
+      const { presenting } = await signedStore(texts, 6);
+      await expectEnablementRejection(open(presenting(index, text)), 'PL-500', 'twice');
+    }
+  });
+
+  it('gives the receipts, proofs and roots of the log that wrote the leaves, asked for in any order', async () => {
+    const count = 1500; // beyond the root cache's first allocation (1024)
+    const memory = createAuditLog({ signingKey: KEY, origin: ORIGIN, clock });
+    const store = createMemoryAuditLogStore();
+    const writer = await open(store);
+    const events = Array.from({ length: count }, (_, i) => event(i));
+    const receipts = await Promise.all(events.map((e) => writer.append(e)));
+    for (const e of events.slice(0, 1000)) await memory.append(e);
+    await writer.checkpoint(); // covers all
+    for (const e of events.slice(1000)) await memory.append(e);
+
+    const reopened = await open(store);
+    const sizes = fc.sample(fc.integer({ min: 0, max: count }), { numRuns: 60, seed: 7 });
+    for (const size of [count, ...sizes, 1, count - 1]) {
+      const ours = await reopened.consistencyProof(BigInt(size));
+      expect(ours).toEqual(await memory.consistencyProof(BigInt(size)));
+    }
+    const page = await reopened.query({ limit: 1000, cursor: '499' });
+    expect(page.events.map((e) => e.merkleProof)).toEqual(receipts.slice(500, 1500));
+    expect((await reopened.checkpoint()).note).toBe((await memory.checkpoint()).note);
   });
 });
 

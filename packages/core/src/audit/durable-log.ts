@@ -106,10 +106,12 @@ function untrusted(why: string, cause?: unknown): EnablementError {
 
 /**
  * Reads the store's leaves from the core's size to the end and integrates each after
- * validating it (`parseStoredLeaf`: `PL-500` naming the index of a corrupt leaf). `PL-503`
- * (retryable) when the store fails, not retryable when the leaves exceed `maxEvents`.
+ * validating it (`parseStoredLeaf`: `PL-500` naming the index of a corrupt leaf). Leaves below
+ * `covered` (the size of a verified checkpoint) are parsed structurally only: the caller must
+ * compare the root at `covered` with the signed one before anything built from them is used.
+ * `PL-503` (retryable) when the store fails, not retryable when the leaves exceed `maxEvents`.
  */
-async function catchUp(core: AuditLogCore, store: AuditLogStore): Promise<void> {
+async function catchUp(core: AuditLogCore, store: AuditLogStore, covered = 0): Promise<void> {
   for (;;) {
     const from = core.size;
     let page: unknown;
@@ -130,9 +132,44 @@ async function catchUp(core: AuditLogCore, store: AuditLogStore): Promise<void> 
         },
       );
     }
-    for (const [k, text] of page.entries()) core.integrate(core.parseStoredLeaf(text, from + k));
+    for (const [k, text] of page.entries()) {
+      const at = from + k;
+      core.integrate(core.parseStoredLeaf(text, at, at < covered));
+    }
     if (page.length < MAX_AUDIT_STORE_READ) return;
   }
+}
+
+/**
+ * After a checkpoint failed to match the covered leaves: reads the first `count` leaves again
+ * and validates each in full, so that a leaf no writer of this log could have written is
+ * reported as such (`PL-500` naming its index), as when it is not covered, rather than as
+ * tampering. `undefined` when every leaf passes (the leaves are well-formed but not the signed
+ * ones: tampering) or the store fails now (the checkpoint failure stands on its own).
+ */
+async function corruptCoveredLeaf(
+  core: AuditLogCore,
+  store: AuditLogStore,
+  count: number,
+): Promise<EnablementError | undefined> {
+  for (let from = 0; from < count; ) {
+    let page: unknown;
+    try {
+      page = await store.readLeaves(from, Math.min(MAX_AUDIT_STORE_READ, count - from));
+    } catch {
+      return undefined;
+    }
+    if (!Array.isArray(page) || page.length === 0) return undefined;
+    for (const [k, text] of page.slice(0, count - from).entries()) {
+      try {
+        core.checkStoredLeaf(text, from + k);
+      } catch (error) {
+        return error instanceof EnablementError ? error : undefined;
+      }
+    }
+    from += page.length;
+  }
+  return undefined;
 }
 
 /** One caller's append waiting for the store. */
@@ -150,12 +187,17 @@ interface PendingAppend {
  *
  * **At open** the stored checkpoint's signature is checked first (this log's key or one of
  * `checkpointVerifiers`, this log's origin), then every leaf is read (pages of
- * `MAX_AUDIT_STORE_READ`), validated and integrated: a leaf that does not parse, does not decode
- * as an audit event, is not byte-identical to its canonical form or repeats an event id is
- * corrupt (`PL-500` naming its index). More leaves than `limits.maxEvents` is a non-retryable
- * `PL-503`. Then the checkpoint must cover no more leaves than were read (else the store lost
- * leaves) and its root must equal the rebuilt root at its size (else leaves were altered):
- * `PL-401` for either, and for a checkpoint that does not verify.
+ * `MAX_AUDIT_STORE_READ`) and integrated. Leaves after the checkpoint are validated in full: a
+ * leaf that does not parse, does not decode as an audit event, is not byte-identical to its
+ * canonical form or repeats an event id is corrupt (`PL-500` naming its index). Leaves the
+ * checkpoint covers are only parsed structurally (a leaf that is not a JSON object with the
+ * eight leaf fields, or repeats an event id, is `PL-500` at once): the root comparison that
+ * follows authenticates them. More leaves than `limits.maxEvents` is a non-retryable `PL-503`.
+ * Then the checkpoint must cover no more leaves than were read (else the store lost leaves) and
+ * its root must equal the rebuilt root at its size (else leaves were altered): `PL-401` for
+ * either, and for a checkpoint that does not verify; when one fails, the covered leaves are read
+ * again and validated in full, and one that could not have been written by this log turns the
+ * error into its `PL-500`, as if it had not been covered.
  *
  * **Appends** are validated, skew-checked and de-duplicated at once (errors reject at once,
  * nothing is queued), then group-committed: one write at a time takes every queued leaf (up to
@@ -219,16 +261,32 @@ export async function openAuditLog(options: DurableAuditLogOptions): Promise<InP
     trusted = { treeSize: latest.treeSize, rootHash: opened.checkpoint.rootHash };
   }
 
-  await catchUp(core, store);
+  // Leaves the verified checkpoint covers skip the event codec and the canonical check. Why
+  // that weakens nothing: the checkpoint's root commits to every byte of every covered leaf
+  // (RFC 9162 §2.1.1: leaf hashes over the exact text, SHA-256 collision resistance), and this
+  // log's key (or a rotated key of it) signs only heads of trees whose leaves were all validated
+  // when they entered a log (in full by `prepare` on append, or by this same rule on an earlier
+  // open, by induction). So when the rebuilt root at `trusted.treeSize` equals the signed root,
+  // each covered leaf is byte for byte one that passed full validation; when it differs, the
+  // open fails below and the core, the only holder of what was built from those leaves, is
+  // dropped unseen. The structural parse keeps the events well-typed until then, and a repeated
+  // id is still refused at once (a map lookup; the id index must stay one-to-one). (Whoever
+  // holds the signing key can sign anything, valid or not; full validation would not make such
+  // a log trustworthy either.)
+  const covered = trusted?.treeSize ?? 0;
+  await catchUp(core, store, covered);
 
   if (trusted !== undefined) {
+    let failure: EnablementError | undefined;
     if (trusted.treeSize > core.size) {
-      throw untrusted(
+      failure = untrusted(
         `it covers ${trusted.treeSize} leaves but the store holds ${core.size} (leaves were lost)`,
       );
+    } else if (!constantTimeEqual(core.rootAt(trusted.treeSize), trusted.rootHash)) {
+      failure = untrusted(`the root at size ${trusted.treeSize} differs (leaves were altered)`);
     }
-    if (!constantTimeEqual(core.rootAt(trusted.treeSize), trusted.rootHash)) {
-      throw untrusted(`the root at size ${trusted.treeSize} differs (leaves were altered)`);
+    if (failure !== undefined) {
+      throw (await corruptCoveredLeaf(core, store, Math.min(covered, core.size))) ?? failure;
     }
   }
   let savedSize = trusted?.treeSize ?? -1;

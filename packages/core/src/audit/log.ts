@@ -21,10 +21,11 @@ import {
   leafWireOf,
   MAX_AUDIT_ACTION_LENGTH,
   type UnifiedAuditEvent,
+  type UnifiedAuditEventWire,
   withMerkleProof,
 } from './event.js';
-import { emptyRootHash } from './hash.js';
-import { HashArray, MAX_MERKLE_TREE_SIZE, MerkleTree } from './merkle-tree.js';
+import { emptyRootHash, MERKLE_HASH_LENGTH } from './hash.js';
+import { MAX_MERKLE_TREE_SIZE, MerkleTree } from './merkle-tree.js';
 import { createEd25519NoteSigner, isNoteKeyName, type NoteVerifier } from './note.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -302,6 +303,82 @@ function toIndex(value: unknown, field: string, max: number): number {
   return Number(value);
 }
 
+/**
+ * The root of every tree size, computed the first time it is asked for and then kept (one flat
+ * buffer of 32-byte roots and a flag per size, like `HashArray`).
+ *
+ * A receipt carries the root right after its leaf, `MTH(D[0:i+1])`, which costs
+ * popcount(i + 1) - 1 node hashes (the complete subtrees of the tree fold right to left, and
+ * appending a leaf changes the innermost of them, so no root follows from the previous one in
+ * O(1)). An append asks for its receipt at once, so appended leaves pay that as before; leaves
+ * loaded by `openAuditLog` pay it only if a query or receipt asks for their root, instead of
+ * about ten node hashes per leaf at a million leaves on every reopen.
+ */
+class RootCache {
+  readonly #tree: MerkleTree;
+  readonly #maxSize: number;
+  #roots = new Uint8Array(0);
+  #known = new Uint8Array(0);
+
+  constructor(tree: MerkleTree, maxSize: number) {
+    this.#tree = tree;
+    this.#maxSize = maxSize;
+  }
+
+  /** A copy of `MTH(D[0:size])` for 1 ≤ `size` ≤ the tree's size. */
+  copy(size: number): Uint8Array {
+    const i = size - 1;
+    if (i >= this.#known.length) this.#grow(size);
+    const at = i * MERKLE_HASH_LENGTH;
+    if (this.#known[i] !== 1) {
+      const root = this.#tree.root(size);
+      this.#roots.set(root, at);
+      this.#known[i] = 1;
+      return root;
+    }
+    return this.#roots.slice(at, at + MERKLE_HASH_LENGTH);
+  }
+
+  /** Room for at least `count` roots: doubling, at most the log's `maxEvents`. */
+  #grow(count: number): void {
+    const capacity = Math.min(this.#maxSize, Math.max(count, 1024, this.#known.length * 2));
+    const roots = new Uint8Array(capacity * MERKLE_HASH_LENGTH);
+    roots.set(this.#roots);
+    const known = new Uint8Array(capacity);
+    known.set(this.#known);
+    this.#roots = roots;
+    this.#known = known;
+  }
+}
+
+const PRODUCTS: ReadonlySet<unknown> = new Set(PRODUCT_IDS);
+const OUTCOMES: ReadonlySet<unknown> = new Set(AUDIT_OUTCOMES);
+/** An int64 in decimal without leading zeros (the wire form of a timestamp). */
+const INT64_TEXT = /^-?(0|[1-9][0-9]{0,18})$/;
+/** The eight fields of a leaf (the wire form without `merkle_proof`). */
+const LEAF_FIELD_COUNT = 8;
+
+/**
+ * A cheap structural check of a parsed leaf: the eight fields with the types the stored event
+ * form needs (strings, known product and outcome, an integer timestamp). It is not validation
+ * (no NHI, UUID, length or metadata bounds, no canonical form): it only makes sure that the
+ * event built from the leaf is well-typed until the root comparison authenticates it.
+ */
+function hasLeafShape(json: Record<string, unknown>): json is Omit<UnifiedAuditEventWire, 'merkle_proof'> {
+  return (
+    typeof json.event_id === 'string' &&
+    PRODUCTS.has(json.product) &&
+    typeof json.agent_nhi === 'string' &&
+    typeof json.action === 'string' &&
+    typeof json.resource === 'string' &&
+    OUTCOMES.has(json.outcome) &&
+    typeof json.timestamp === 'string' &&
+    INT64_TEXT.test(json.timestamp) &&
+    Object.hasOwn(json, 'metadata') &&
+    Object.keys(json).length === LEAF_FIELD_COUNT
+  );
+}
+
 // ---------------------------------------------------------------------------------------------
 // The log core, shared by the in-memory log and the durable one (`openAuditLog`)
 // ---------------------------------------------------------------------------------------------
@@ -317,8 +394,9 @@ export interface PreparedAuditLeaf {
   /** The event's timestamp (Unix ns), for the skew check. */
   readonly timestamp: bigint;
   /**
-   * The validated, frozen event when the caller's already was one; otherwise `undefined`, and a
-   * frozen copy is built from `text` when the leaf is integrated.
+   * The frozen event to store: the caller's when it was already a validated one, the one built
+   * from a stored leaf's parsed text; otherwise `undefined`, and a frozen copy is built from
+   * `text` when the leaf is integrated.
    */
   readonly event: UnifiedAuditEvent | undefined;
 }
@@ -356,11 +434,20 @@ export interface AuditLogCore {
    */
   admit(leaf: PreparedAuditLeaf, pending: number): void;
   /**
-   * Validates a leaf text read from a store, as the leaf at `index`: it must parse, decode with
-   * the event codec, be byte-identical to its canonical form, and not repeat an event id.
-   * `PL-500` naming the index otherwise (the store is corrupt).
+   * Reads a leaf text from a store as the leaf at `index`, parsing it once. In full (`covered`
+   * false): it must parse, decode with the event codec, be byte-identical to its canonical form,
+   * and not repeat an event id. A leaf a verified checkpoint covers (`covered` true) is only
+   * parsed structurally and checked for a repeated id: the caller must then compare the root at
+   * the checkpoint's size with the signed one and discard the core if they differ (see
+   * `openAuditLog`). `PL-500` naming the index otherwise (the store is corrupt).
    */
-  parseStoredLeaf(text: unknown, index: number): PreparedAuditLeaf;
+  parseStoredLeaf(text: unknown, index: number, covered?: boolean): PreparedAuditLeaf;
+  /**
+   * The full validation of `parseStoredLeaf` without the repeated-id check and without building
+   * anything: `PL-500` naming the index when the text could not have been written by this log.
+   * For diagnosing a checkpoint that does not match the covered leaves.
+   */
+  checkStoredLeaf(text: unknown, index: number): void;
   /** Appends a leaf to the tree, roots and indexes; returns its index. */
   integrate(leaf: PreparedAuditLeaf): number;
   /** The receipt of leaf `index`: the tree head right after it. */
@@ -404,7 +491,7 @@ export function createAuditLogCore(
 
   const sha256 = (data: Uint8Array) => crypto.sha256(data);
   const tree = new MerkleTree({ sha256, maxSize: maxEvents });
-  const roots = new HashArray(); // roots[i] = root of the tree of i + 1 leaves
+  const roots = new RootCache(tree, maxEvents);
   const emptyRoot = emptyRootHash(sha256);
   const events: UnifiedAuditEvent[] = [];
   const byId = new Map<string, number>();
@@ -458,7 +545,7 @@ export function createAuditLogCore(
     leafIndex: BigInt(i),
     treeSize: BigInt(i + 1),
     leafHash: tree.leafHash(i),
-    rootHash: roots.copy(i),
+    rootHash: roots.copy(i + 1),
     // For the last leaf of a tree every sibling is a complete left subtree: stored, no hashing.
     inclusionPath: tree.inclusionProof(i, i + 1),
   });
@@ -466,7 +553,7 @@ export function createAuditLogCore(
   const withReceipt = (i: number): UnifiedAuditEvent =>
     withMerkleProof(events[i] as UnifiedAuditEvent, receiptOf(i));
 
-  const rootAt = (size: number) => (size === 0 ? emptyRoot.slice() : roots.copy(size - 1));
+  const rootAt = (size: number) => (size === 0 ? emptyRoot.slice() : roots.copy(size));
 
   const conflict = (id: string) =>
     new EnablementError('PL-409', `audit event ${id} was already appended with other content`);
@@ -508,36 +595,65 @@ export function createAuditLogCore(
     if (tree.size + pending >= maxEvents) throw full();
   };
 
-  const parseStoredLeaf = (text: unknown, at: number): PreparedAuditLeaf => {
-    const corrupt = (why: string, cause?: unknown) =>
-      new EnablementError('PL-500', `audit store leaf ${at} is corrupt: ${why}`, { cause });
-    if (typeof text !== 'string') throw corrupt('not a string');
+  const corrupt = (at: number, why: string, cause?: unknown) =>
+    new EnablementError('PL-500', `audit store leaf ${at} is corrupt: ${why}`, { cause });
+
+  /** The leaf text parsed as a JSON object without `merkle_proof`; `PL-500` otherwise. */
+  const parseLeafObject = (text: string, at: number): Record<string, unknown> => {
     let json: unknown;
     try {
       json = JSON.parse(text);
     } catch {
-      throw corrupt('not JSON');
+      throw corrupt(at, 'not JSON');
     }
     if (typeof json !== 'object' || json === null || Array.isArray(json) || 'merkle_proof' in json) {
-      throw corrupt('not an audit leaf object');
+      throw corrupt(at, 'not an audit leaf object');
     }
+    return json as Record<string, unknown>;
+  };
+
+  /** Full validation of a parsed leaf against its text: the event codec, then the canonical form. */
+  const validateLeaf = (json: Record<string, unknown>, text: string, at: number): void => {
     let event: UnifiedAuditEvent;
     try {
       event = decodeAuditEvent({ ...json, merkle_proof: null });
     } catch (cause) {
-      throw corrupt('not an audit event', cause);
+      throw corrupt(at, 'not an audit event', cause);
     }
     // Byte-identical to its canonical form: otherwise the stored text is not what any writer of
     // this log hashed, and the reopened tree would differ from the one that was signed.
-    if (canonicalize(leafWireOf(event)) !== text) throw corrupt('not in canonical form');
-    if (byId.has(event.eventId)) throw corrupt(`event ${event.eventId} appears twice`);
-    return { id: event.eventId, text, timestamp: event.timestamp, event: undefined };
+    if (canonicalize(leafWireOf(event)) !== text) throw corrupt(at, 'not in canonical form');
+  };
+
+  const parseStoredLeaf = (text: unknown, at: number, covered = false): PreparedAuditLeaf => {
+    if (typeof text !== 'string') throw corrupt(at, 'not a string');
+    const json = parseLeafObject(text, at);
+    if (covered) {
+      if (!hasLeafShape(json)) throw corrupt(at, 'not an audit leaf');
+    } else {
+      validateLeaf(json, text, at);
+    }
+    // Either fully validated, or structurally a leaf: in both cases the parsed JSON is the
+    // stored event's wire form (a private copy, frozen by `fromValidatedWire`). Not parsed again.
+    let event: UnifiedAuditEvent;
+    try {
+      event = fromValidatedWire(json as Omit<UnifiedAuditEventWire, 'merkle_proof'>);
+    } catch (cause) {
+      throw corrupt(at, 'not an audit leaf', cause);
+    }
+    if (byId.has(event.eventId)) throw corrupt(at, `event ${event.eventId} appears twice`);
+    return { id: event.eventId, text, timestamp: event.timestamp, event };
+  };
+
+  const checkStoredLeaf = (text: unknown, at: number): void => {
+    if (typeof text !== 'string') throw corrupt(at, 'not a string');
+    validateLeaf(parseLeafObject(text, at), text, at);
   };
 
   const integrate = (leaf: PreparedAuditLeaf): number => {
     const stored = leaf.event ?? fromValidatedWire(JSON.parse(leaf.text));
+    // The root after this leaf is computed when a receipt or proof first asks for it (RootCache).
     const i = tree.appendLeaf(utf8ToBytes(leaf.text));
-    roots.push(tree.root(i + 1));
     events.push(stored);
     byId.set(stored.eventId, i);
     index(byAgent, stored.agentNhi, i);
@@ -684,6 +800,7 @@ export function createAuditLogCore(
     full,
     admit,
     parseStoredLeaf,
+    checkStoredLeaf,
     integrate,
     receipt: receiptOf,
     rootAt,
@@ -704,8 +821,10 @@ export function createAuditLogCore(
  * - Every event is validated (wire codec) and its timestamp checked against the clock; the leaf
  *   is `SHA-256(0x00 ‖ auditLeafData(event))`, and the stored event is a frozen deep copy of
  *   exactly what was hashed.
- * - Tree: complete subtree hashes per level (see `MerkleTree`), plus the root after each append,
- *   so a receipt (root and inclusion proof at the size right after the append) costs no hashing.
+ * - Tree: complete subtree hashes per level (see `MerkleTree`), plus the root at each size,
+ *   computed the first time a receipt or proof needs it and then kept (an append needs its own at
+ *   once), so a receipt (root and inclusion proof at the size right after the append) costs no
+ *   hashing after that.
  * - Queries use per-field indexes (agent, product, action, outcome: ascending index lists) and a
  *   time-ordered index; each query walks the smallest candidate set.
  * - Bounds: `maxEvents` events (then `PL-503`, not retryable: an in-memory log that is full stays
