@@ -369,6 +369,102 @@ describe('NHI registry: delegation chains', () => {
   });
 });
 
+describe('NHI registry: verifyDelegation (spec §6.2)', () => {
+  async function setup(options: NhiRegistryOptions = {}) {
+    const { clock, nhi } = registry(options);
+    await nhi.register({ identity: HUMAN.identity });
+    const t0 = clock.now();
+    const issue = (issuer: AgentKeyPair, subject: AgentKeyPair, expiresAt = t0 + HOUR): DelegationLink =>
+      issueDelegation({
+        issuer,
+        subject: subject.identity,
+        capabilities: [{ action: 'payment.*', resource: 'invoice:*' }],
+        expiresAt,
+        clock,
+      });
+    return { clock, nhi, issue };
+  }
+
+  it('is true only for links of a chain the registry validated', async () => {
+    const { nhi, issue } = await setup();
+    const links = [issue(HUMAN, A), issue(A, B)];
+    // Nothing validated yet: names alone prove nothing.
+    expect(await nhi.verifyDelegation(HUMAN.identity.nhi, A.identity.nhi)).toBe(false);
+    await nhi.validateDelegationChain(links);
+    expect(await nhi.verifyDelegation(HUMAN.identity.nhi, A.identity.nhi)).toBe(true);
+    expect(await nhi.verifyDelegation(A.identity, B.identity)).toBe(true);
+    expect(nhi.verifyDelegationSync(A.identity.nhi, B.identity.nhi)).toBe(true);
+    // Direction, skipped levels and strangers do not verify.
+    expect(await nhi.verifyDelegation(A.identity.nhi, HUMAN.identity.nhi)).toBe(false);
+    expect(await nhi.verifyDelegation(HUMAN.identity.nhi, B.identity.nhi)).toBe(false);
+    expect(await nhi.verifyDelegation(HUMAN.identity.nhi, C.identity.nhi)).toBe(false);
+    // Malformed names were never recorded; a non-reference is PL-400.
+    expect(await nhi.verifyDelegation('garbage', A.identity.nhi)).toBe(false);
+    await expectEnablementRejection(nhi.verifyDelegation(42 as never, A.identity.nhi), 'PL-400');
+    expectEnablementError(() => nhi.verifyDelegationSync(HUMAN.identity.nhi, null as never), 'PL-400');
+  });
+
+  it('records nothing from a chain that fails validation (forged, unregistered root, revoked)', async () => {
+    const { nhi, issue } = await setup();
+    const good = issue(HUMAN, A);
+    const forged = { ...issue(A, B), signature: new Uint8Array(64).fill(1) };
+    await expectEnablementRejection(nhi.validateDelegationChain([good, forged]), 'PL-401');
+    expect(await nhi.verifyDelegation(HUMAN.identity.nhi, A.identity.nhi)).toBe(false);
+    const selfMinted = pair(9, 'human');
+    await expectEnablementRejection(nhi.validateDelegationChain([issue(selfMinted, A)]), 'PL-403');
+    expect(await nhi.verifyDelegation(selfMinted.identity.nhi, A.identity.nhi)).toBe(false);
+    expectEnablementError(() => nhi.validateDelegationChainSync([issue(HUMAN, A), forged]), 'PL-401');
+    expect(nhi.verifyDelegationSync(HUMAN.identity.nhi, A.identity.nhi)).toBe(false);
+  });
+
+  it('stops verifying when the link, the parent or the child is revoked', async () => {
+    for (const revoke of ['link', 'parent', 'child'] as const) {
+      const { nhi, issue } = await setup();
+      const links = [issue(HUMAN, A), issue(A, B)];
+      await nhi.validateDelegationChain(links);
+      if (revoke === 'link') await nhi.revokeLink(delegationLinkId(links[1] as DelegationLink));
+      if (revoke === 'parent') await nhi.revoke(A.identity);
+      if (revoke === 'child') await nhi.revoke(B.identity);
+      expect(await nhi.verifyDelegation(A.identity.nhi, B.identity.nhi)).toBe(false);
+      expect(await nhi.verifyDelegation(HUMAN.identity.nhi, A.identity.nhi)).toBe(revoke !== 'parent');
+    }
+  });
+
+  it('stops verifying when the link expires; another unexpired link of the pair still verifies', async () => {
+    const { clock, nhi, issue } = await setup();
+    const t0 = clock.now();
+    const short = issue(HUMAN, A, t0 + 1_000_000n); // 1 ms
+    await nhi.validateDelegationChain([short]);
+    expect(await nhi.verifyDelegation(HUMAN.identity.nhi, A.identity.nhi)).toBe(true);
+    clock.advance(1);
+    expect(await nhi.verifyDelegation(HUMAN.identity.nhi, A.identity.nhi)).toBe(false);
+    const long = issue(HUMAN, A, clock.now() + HOUR);
+    await nhi.validateDelegationChain([long]);
+    await nhi.validateDelegationChain([long]); // again: recorded once
+    expect(await nhi.verifyDelegation(HUMAN.identity.nhi, A.identity.nhi)).toBe(true);
+    expect(nhi.verifiedLinks).toBe(1);
+  });
+
+  it('holds at most maxVerifiedLinks, evicting the least recently validated', async () => {
+    const { nhi, issue } = await setup({ maxVerifiedLinks: 2 });
+    const toA = issue(HUMAN, A);
+    const toB = issue(HUMAN, B);
+    const toC = issue(HUMAN, C);
+    await nhi.validateDelegationChain([toA]);
+    await nhi.validateDelegationChain([toB]);
+    await nhi.validateDelegationChain([toA]); // refreshed: B is now the oldest
+    await nhi.validateDelegationChain([toC]);
+    expect(nhi.verifiedLinks).toBe(2);
+    expect(await nhi.verifyDelegation(HUMAN.identity.nhi, A.identity.nhi)).toBe(true);
+    expect(await nhi.verifyDelegation(HUMAN.identity.nhi, B.identity.nhi)).toBe(false);
+    expect(await nhi.verifyDelegation(HUMAN.identity.nhi, C.identity.nhi)).toBe(true);
+    // Validating the evicted link again records it again.
+    await nhi.validateDelegationChain([toB]);
+    expect(await nhi.verifyDelegation(HUMAN.identity.nhi, B.identity.nhi)).toBe(true);
+    expect(() => createNhiRegistry({ maxVerifiedLinks: 0 })).toThrow(/maxVerifiedLinks/);
+  });
+});
+
 describe('createNhiRegistry options', () => {
   it('validates options, naming the option', () => {
     expect(() => createNhiRegistry({ maxPrincipals: 0 })).toThrow(/maxPrincipals/);

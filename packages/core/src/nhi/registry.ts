@@ -3,7 +3,7 @@ import { decodeHybridSignature, type HybridSignature, verifyHybrid } from '../cr
 import { nobleCryptoProvider } from '../crypto/noble.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { DelegationChain } from '../delegation/chain.js';
-import type { DelegationLink } from '../delegation/link.js';
+import { type DelegationLink, delegationLinkId } from '../delegation/link.js';
 import {
   createRevocationList,
   DEFAULT_REVOCATION_LIST_MAX_ENTRIES,
@@ -132,6 +132,16 @@ export interface NhiClient extends RevocationChecker {
     chain: DelegationChainInput,
     options?: ValidateChainOptions,
   ): Promise<DelegationChain>;
+  /**
+   * True when this NHI service has validated a signed delegation link from `parent` to `child`
+   * (spec §6.2 `verify_delegation`: a chain is trusted pair by pair) and that link is still inside
+   * its validity window, the link is not revoked and neither principal is revoked. Only links of a
+   * chain that passed `validateDelegationChain` count: names alone, as a usage event's
+   * `delegation_chain` carries them, prove nothing. `false` for a pair never recorded (malformed
+   * NHIs included); `PL-400` for a reference that is neither an identity nor a string; a remote
+   * implementation fails with `PL-503` when it cannot answer (never `false` for "unknown").
+   */
+  verifyDelegation(parent: PrincipalRef, child: PrincipalRef): Promise<boolean>;
   /** Publishes prekeys (all or nothing; see `PrekeyUpload`); returns what is pending. */
   publishPrekeys(owner: PrincipalRef, upload: PrekeyUpload): Promise<PrekeyCounts>;
   /** A PQXDH key bundle, each one-time prekey handed out at most once; `PL-404` when none published. */
@@ -156,6 +166,12 @@ export interface NhiRegistryOptions {
   readonly maxOneTimePrekeys?: number;
   /** Bytes of public keys and signatures held by the prekey directory; default 256 MiB. */
   readonly maxPrekeyBytes?: number;
+  /**
+   * Most delegation links remembered for `verifyDelegation`; default 100 000 (like
+   * `maxPrincipals`). At the bound the least recently validated link is forgotten (see
+   * {@link createNhiRegistry}).
+   */
+  readonly maxVerifiedLinks?: number;
   /**
    * Called with what a revocation listener threw (the other listeners still run). Without it,
    * the error is rethrown from a microtask, as an exception in a timer callback would be.
@@ -183,13 +199,17 @@ export interface NhiRegistry extends NhiClient {
   ): Principal;
   /** Sync twin of `validateDelegationChain`. */
   validateDelegationChainSync(chain: DelegationChainInput, options?: ValidateChainOptions): DelegationChain;
+  /** Sync twin of `verifyDelegation`. */
+  verifyDelegationSync(parent: PrincipalRef, child: PrincipalRef): boolean;
+  /** Number of delegation links remembered for `verifyDelegation` (expired ones included until swept). */
+  readonly verifiedLinks: number;
   /** Sync twin of `getKeyBundle`. */
   getKeyBundleSync(agent: PrincipalRef): KeyBundle;
   /** Number of principals held (revoked ones included). */
   readonly size: number;
 }
 
-/** Default of {@link NhiRegistryOptions.maxPrincipals} and `maxSandboxBindings`. */
+/** Default of {@link NhiRegistryOptions.maxPrincipals}, `maxSandboxBindings` and `maxVerifiedLinks`. */
 export const DEFAULT_MAX_PRINCIPALS = 100_000;
 
 /** Most revocation listeners at once (a leak guard). */
@@ -203,6 +223,7 @@ const optionsSchema = z.strictObject({
   maxPrincipals: z.number().int().min(1).max(10_000_000).optional(),
   maxRevocations: z.number().int().min(1).max(MAX_REVOCATION_LIST_ENTRIES).optional(),
   maxSandboxBindings: z.number().int().min(1).max(10_000_000).optional(),
+  maxVerifiedLinks: z.number().int().min(1).max(10_000_000).optional(),
   maxOneTimePrekeys: z.number().int().min(1).max(MAX_ONE_TIME_PREKEYS_LIMIT).optional(),
   maxPrekeyBytes: z
     .number()
@@ -238,6 +259,26 @@ function checkReason(options: RevokeOptions | undefined): string | undefined {
   return reason;
 }
 
+/** The NHI of a reference without parsing it; `PL-400` for what is neither an identity nor a string. */
+function nameOf(principal: PrincipalRef, field: string): string {
+  if (principal instanceof AgentIdentity) return principal.nhi;
+  if (typeof principal !== 'string') throw bad(field, 'expected an AgentIdentity or an NHI string');
+  return principal;
+}
+
+/** A validated delegation link, as `verifyDelegation` remembers it. */
+interface VerifiedLink {
+  readonly id: string;
+  readonly pair: string;
+  readonly issuer: string;
+  readonly subject: string;
+  readonly notBefore: ConsensusTimestamp;
+  readonly expiresAt: ConsensusTimestamp;
+}
+
+/** Key of a (parent, child) pair; no NHI contains a newline. */
+const pairKey = (parent: string, child: string): string => `${parent}\n${child}`;
+
 function rethrowLater(error: unknown): void {
   queueMicrotask(() => {
     throw error;
@@ -249,6 +290,14 @@ function rethrowLater(error: unknown): void {
  * bounded maps: principals, revocations (a `RevocationList` of `../delegation/`, never evicted),
  * sandbox bindings and the prekey directory; a full map refuses with `PL-409` rather than
  * forgetting anything.
+ *
+ * The one exception is the record of validated delegation links behind `verifyDelegation`
+ * (`maxVerifiedLinks`, default 100 000): at the bound the least recently validated link is
+ * evicted (validating a chain again refreshes its links). Refusing instead would either fail
+ * `validateDelegationChain` for everyone once the record filled up, or silently leave new links
+ * out; forgetting an old one can only turn a `true` into `false` — a consumer such as Metering then
+ * declines to attribute through that link (MT-404, retried) until a spawn validates the chain
+ * again — and never turns any answer into a wrong `true`. Expired links are dropped when looked up.
  *
  * @example
  * ```ts
@@ -272,6 +321,10 @@ export function createNhiRegistry(options: NhiRegistryOptions = {}): NhiRegistry
   const bindings = new Map<SandboxId, string>();
   const sandboxesOf = new Map<string, Set<SandboxId>>();
   const listeners = new Set<RevocationListener>();
+  const maxVerifiedLinks = parsed.maxVerifiedLinks ?? DEFAULT_MAX_PRINCIPALS;
+  // Insertion order is recency: re-validating a link deletes and re-inserts it.
+  const verified = new Map<string, VerifiedLink>();
+  const verifiedByPair = new Map<string, Set<string>>();
   const prekeys = new PrekeyDirectory({
     provider,
     maxOneTimePrekeys: parsed.maxOneTimePrekeys ?? DEFAULT_MAX_ONE_TIME_PREKEYS,
@@ -509,6 +562,70 @@ export function createNhiRegistry(options: NhiRegistryOptions = {}): NhiRegistry
     }
   };
 
+  const forgetLink = (link: VerifiedLink): void => {
+    verified.delete(link.id);
+    const ids = verifiedByPair.get(link.pair);
+    ids?.delete(link.id);
+    if (ids?.size === 0) verifiedByPair.delete(link.pair);
+  };
+
+  /** Remembers every link of a chain that has just validated (most recent last). */
+  const recordLinks = (chain: DelegationChain): void => {
+    for (const link of chain.links) {
+      const id = delegationLinkId(link, provider);
+      const known = verified.get(id);
+      if (known !== undefined) {
+        verified.delete(id); // refresh recency
+        verified.set(id, known);
+        continue;
+      }
+      if (verified.size >= maxVerifiedLinks) {
+        const oldest = verified.values().next().value;
+        if (oldest !== undefined) forgetLink(oldest);
+      }
+      const pair = pairKey(link.issuer, link.subject);
+      const entry: VerifiedLink = Object.freeze({
+        id,
+        pair,
+        issuer: link.issuer,
+        subject: link.subject,
+        notBefore: link.notBefore,
+        expiresAt: link.expiresAt,
+      });
+      verified.set(id, entry);
+      let ids = verifiedByPair.get(pair);
+      if (ids === undefined) {
+        ids = new Set();
+        verifiedByPair.set(pair, ids);
+      }
+      ids.add(id);
+    }
+  };
+
+  const verifyDelegation = (parentRef: PrincipalRef, childRef: PrincipalRef): boolean => {
+    const parent = nameOf(parentRef, 'parent');
+    const child = nameOf(childRef, 'child');
+    const ids = verifiedByPair.get(pairKey(parent, child));
+    if (ids === undefined) return false;
+    if (
+      revocations.isRevoked({ kind: 'principal', nhi: parent }) ||
+      revocations.isRevoked({ kind: 'principal', nhi: child })
+    ) {
+      return false;
+    }
+    const now = clock.now();
+    for (const id of [...ids]) {
+      const link = verified.get(id);
+      if (link === undefined) continue;
+      if (now >= link.expiresAt) {
+        forgetLink(link); // expiry is final
+        continue;
+      }
+      if (now >= link.notBefore && !revocations.isRevoked({ kind: 'link', id })) return true;
+    }
+    return false;
+  };
+
   const revocationChecker: SyncRevocationChecker = Object.freeze({ isRevoked: isRevokedSync });
 
   const registry: NhiRegistry = {
@@ -575,6 +692,7 @@ export function createNhiRegistry(options: NhiRegistryOptions = {}): NhiRegistry
       const chain = toChain(input);
       await chain.validate({ ...validate, revocation: revocationChecker });
       checkRegistered(chain, requireRegistered);
+      recordLinks(chain);
       return chain;
     },
     validateDelegationChainSync(input, opts) {
@@ -582,8 +700,13 @@ export function createNhiRegistry(options: NhiRegistryOptions = {}): NhiRegistry
       const chain = toChain(input);
       chain.validateSync({ ...validate, revocation: revocationChecker });
       checkRegistered(chain, requireRegistered);
+      recordLinks(chain);
       return chain;
     },
+    async verifyDelegation(parent, child) {
+      return verifyDelegation(parent, child);
+    },
+    verifyDelegationSync: verifyDelegation,
     async publishPrekeys(owner, upload) {
       return prekeys.publish(active(owner, 'owner').identity, upload);
     },
@@ -597,6 +720,9 @@ export function createNhiRegistry(options: NhiRegistryOptions = {}): NhiRegistry
     },
     get size() {
       return principals.size;
+    },
+    get verifiedLinks() {
+      return verified.size;
     },
   };
   return Object.freeze(registry);

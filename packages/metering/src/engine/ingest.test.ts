@@ -6,9 +6,12 @@ import {
   createPlatform,
   DEAD_LETTER_STREAM,
   Decimal,
+  delegationLinkId,
+  EnablementError,
   encodeHybridSignature,
   encodeJson,
   encodeRuntimeUsageEvent,
+  issueDelegation,
   KEY_DERIVATION_LABELS,
   newSandboxId,
   newUuid,
@@ -132,6 +135,19 @@ async function usage(metering: Metering, subscriptionId: string, meterId = 'infe
 }
 
 const statuses = (results: readonly IngestResult[]) => results.map((r) => r.status);
+
+/** A signed delegation link `issuer` → `subject`, valid for an hour. */
+const delegate = (issuer: AgentKeyPair, subject: AgentKeyPair, clock: FakeClock) =>
+  issueDelegation({
+    issuer,
+    subject: subject.identity,
+    capabilities: [{ action: '*', resource: '*' }],
+    expiresAt: clock.now() + 3_600_000_000_000n,
+    clock,
+  });
+
+const codeOf = (result: IngestResult | undefined) =>
+  result?.status === 'rejected' ? [result.error.code, result.error.retryable] : result?.status;
 
 describe('ingest: signatures (spec §4.1 step 1)', () => {
   let env: Awaited<ReturnType<typeof setup>>;
@@ -288,7 +304,7 @@ describe('ingest: consensus time and attribution (steps 4–6)', () => {
   });
 
   it('attributes an agent through its delegation chain (the org root is bound) and learns it for quotas', async () => {
-    const { metering } = await setup();
+    const { metering, platform, clock } = await setup();
     const org = await metering.createSubscription({
       organizationId: 'org-2',
       planId: 'pro',
@@ -302,6 +318,8 @@ describe('ingest: consensus time and attribution (steps 4–6)', () => {
       overflow: 'block',
     });
     expect(metering.checkQuotaSync(other.identity.nhi, 'inference_call', 1).decision).toBe('allow');
+    // The signed link human → other, validated by NHI (as Runtime does at spawn).
+    await platform.nhi.validateDelegationChain([delegate(human, other, clock)]);
     const chain = [human.identity.nhi, other.identity.nhi];
     const [result] = await metering.ingest([hybrid(inference(other, { chain }), other)]);
     expect(result).toMatchObject({ status: 'accepted', subscriptionId: org.id });
@@ -377,6 +395,135 @@ describe('ingest: consensus time and attribution (steps 4–6)', () => {
     const page = await platform.audit.query({ product: 'metering' });
     const detail = page.events.map((e) => auditEventDetail(e)).find((d) => d?.kind === 'EventIngested');
     expect(detail).toMatchObject({ eventId: event.eventId, eventType: 'inference_call' });
+  });
+});
+
+describe('ingest: attribution trusts only verified delegation links (spec §6.2)', () => {
+  /** A second organisation whose subscription is bound to its root, the human. */
+  async function withOrg(extra: Partial<MeteringOptions> = {}) {
+    const env = await setup(extra);
+    await env.platform.nhi.register({ identity: stranger.identity, proof: registrationProof(stranger) });
+    const org = await env.metering.createSubscription({
+      organizationId: 'org-2',
+      planId: 'pro',
+      billingContact: 'ap@org2.example',
+      agents: [human.identity.nhi],
+    });
+    await env.metering.setQuota({
+      subscriptionId: org.id,
+      meterId: 'inference_calls',
+      limit: '1',
+      overflow: 'block',
+    });
+    return { ...env, org };
+  }
+
+  it('does not bill a foreign organisation that an agent merely names as its root', async () => {
+    const { metering, org } = await withOrg();
+    // stranger is registered, on no subscription, and claims the org's root as its ancestor.
+    const chain = [human.identity.nhi, stranger.identity.nhi];
+    const [result] = await metering.ingest([hybrid(inference(stranger, { chain, tokens: 1000n }), stranger)]);
+    expect(codeOf(result)).toEqual(['MT-404', true]);
+    expect(result?.status === 'rejected' && result.error.message).toMatch(/could not be verified/);
+    expect(await usage(metering, org.id)).toBe('0');
+    // Nothing learned: the org's quota does not apply to the stranger.
+    expect(metering.checkQuotaSync(stranger.identity.nhi, 'inference_call', 1).decision).toBe('allow');
+    // Through an intermediate that is really delegated: the forged last hop still fails.
+    const { metering: m2, platform, clock, org: org2 } = await withOrg();
+    await platform.nhi.validateDelegationChain([delegate(human, other, clock)]);
+    const longer = [human.identity.nhi, other.identity.nhi, stranger.identity.nhi];
+    const [r2] = await m2.ingest([hybrid(inference(stranger, { chain: longer }), stranger)]);
+    expect(codeOf(r2)).toEqual(['MT-404', true]);
+    expect(await usage(m2, org2.id)).toBe('0');
+  });
+
+  it('attributes through a multi-hop chain validated by NHI, to the nearest subscribed ancestor', async () => {
+    const { metering, platform, clock, org } = await withOrg();
+    await platform.nhi.validateDelegationChain([
+      delegate(human, other, clock),
+      delegate(other, stranger, clock),
+    ]);
+    const chain = [human.identity.nhi, other.identity.nhi, stranger.identity.nhi];
+    const [result] = await metering.ingest([hybrid(inference(stranger, { chain }), stranger)]);
+    expect(result).toMatchObject({ status: 'accepted', subscriptionId: org.id });
+    expect(metering.checkQuotaSync(stranger.identity.nhi, 'inference_call', 1).decision).toBe('block');
+    // An intermediate with its own subscription wins, and needs only its own hop.
+    const mid = await metering.createSubscription({
+      organizationId: 'team',
+      planId: 'pro',
+      billingContact: 'team@org2.example',
+      agents: [other.identity.nhi],
+    });
+    const [nearest] = await metering.ingest([hybrid(inference(stranger, { chain }), stranger)]);
+    expect(nearest).toMatchObject({ status: 'accepted', subscriptionId: mid.id });
+  });
+
+  it('stops attributing once a link or a principal of the chain is revoked, or the link expires', async () => {
+    for (const what of ['link', 'root', 'expiry'] as const) {
+      const { metering, platform, clock, org } = await withOrg();
+      const link = delegate(human, stranger, clock);
+      await platform.nhi.validateDelegationChain([link]);
+      const chain = [human.identity.nhi, stranger.identity.nhi];
+      const [before] = await metering.ingest([hybrid(inference(stranger, { chain }), stranger)]);
+      expect(before).toMatchObject({ status: 'accepted', subscriptionId: org.id });
+      if (what === 'link') await platform.nhi.revokeLink(delegationLinkId(link));
+      if (what === 'root') await platform.nhi.revoke(human.identity);
+      if (what === 'expiry') await clock.advanceAsync(3_600_000); // the link's validity ends
+      const [after] = await metering.ingest([hybrid(inference(stranger, { chain }), stranger)]);
+      expect(codeOf(after)).toEqual(['MT-404', true]);
+    }
+  });
+
+  it('asks NHI nothing for an agent bound directly, and retries (MT-503) when NHI cannot answer', async () => {
+    const env = await withOrg();
+    const calls: string[] = [];
+    let down = false;
+    const nhi = {
+      lookup: env.platform.nhi.lookup,
+      validateHybridSignature: env.platform.nhi.validateHybridSignature,
+      verifyDelegation: async (parent: string, child: string) => {
+        calls.push(`${parent}→${child}`);
+        if (down) throw new EnablementError('PL-503', 'NHI service unavailable', { retryable: true });
+        return env.platform.nhi.verifyDelegation(parent, child);
+      },
+    };
+    const metering = createMetering({ nhi, clock: env.clock, consensus: env.platform.consensus });
+    await metering.registerPlan(PLAN);
+    await metering.createSubscription({
+      organizationId: 'acme',
+      planId: 'pro',
+      billingContact: 'billing@acme.example',
+      agents: [agent.identity.nhi, human.identity.nhi],
+    });
+    const direct = [human.identity.nhi, agent.identity.nhi];
+    expect(statuses(await metering.ingest([hybrid(inference(agent, { chain: direct }))]))).toEqual([
+      'accepted',
+    ]);
+    expect(calls).toEqual([]);
+    await env.platform.nhi.validateDelegationChain([delegate(human, stranger, env.clock)]);
+    const chain = [human.identity.nhi, stranger.identity.nhi];
+    const event = hybrid(inference(stranger, { chain }), stranger);
+    down = true;
+    const [failed] = await metering.ingest([event]);
+    expect(codeOf(failed)).toEqual(['MT-503', true]);
+    down = false;
+    // Not consumed: the retry of the same event is accepted, not a duplicate.
+    expect(statuses(await metering.ingest([event]))).toEqual(['accepted']);
+    // A port that throws something else is also a retryable outage, never a misattribution.
+    nhi.verifyDelegation = async () => {
+      throw new Error('socket hang up');
+    };
+    const [odd] = await metering.ingest([hybrid(inference(stranger, { chain }), stranger)]);
+    expect(codeOf(odd)).toEqual(['MT-503', true]);
+  });
+
+  it('needs an NHI client with verifyDelegation', () => {
+    const { lookup, validateHybridSignature } = createPlatform({ clock: new FakeClock() }).nhi;
+    expectEnablementError(
+      () => createMetering({ nhi: { lookup, validateHybridSignature } as never }),
+      'PL-400',
+      /verifyDelegation/,
+    );
   });
 });
 

@@ -430,18 +430,81 @@ export function createMetering(options: MeteringOptions): Metering {
     );
   }
 
-  /** Subscription of `agent`: bound directly, else the nearest bound principal of its chain. */
+  /** The live subscription an NHI is bound to in the store, if any. */
+  async function boundSubscription(nhi: string): Promise<Subscription | undefined> {
+    const id = await store.subscriptionOfAgent(nhi);
+    return id === undefined ? undefined : store.getSubscription(id);
+  }
+
+  /**
+   * True when NHI has validated a signed delegation link `parent` → `child` that is still valid
+   * (spec §6.2 `verify_delegation`). An answer other than `true` is `false` (fail closed); a
+   * malformed name (`PL-400`) is `false`; any other failure means NHI could not answer: `MT-503`,
+   * retryable, so the event is redelivered rather than dropped or misattributed.
+   */
+  async function delegationVerifies(parent: string, child: string): Promise<boolean> {
+    try {
+      return (await nhi.verifyDelegation(parent, child)) === true;
+    } catch (error) {
+      if (EnablementError.is(error) && error.code === 'PL-400') return false;
+      throw new EnablementError('MT-503', 'NHI service unavailable: delegation could not be verified', {
+        cause: error,
+        retryable: true,
+      });
+    }
+  }
+
+  /** Forgets what was learned of `agent` once its chain no longer verifies. */
+  async function unlearn(agent: string): Promise<void> {
+    const previous = learned.get(agent);
+    if (previous === undefined) return;
+    learned.delete(agent);
+    learnedBySub.get(previous)?.delete(agent);
+    const sub = await store.getSubscription(previous);
+    if (sub !== undefined) book.setAgents(sub.id, agentsOf(sub));
+  }
+
+  /**
+   * Subscription of `agent` (spec §4.1 step 4, "through the agent's NHI and delegation chain"): the
+   * one it is bound to, else that of the nearest ancestor in `chain` (root first, ending with the
+   * agent) whose delegation down to the agent verifies through NHI pair by pair (spec §6.2). The
+   * chain is only names, signed by the agent itself, so naming an ancestor proves nothing: an
+   * ancestor is billed, and the agent learned into its subscription for quotas, only when every
+   * link from it down to the agent was validated by NHI (`validateDelegationChain`, which Runtime
+   * runs at spawn) and is neither revoked nor expired. Pairs are verified lazily, from the agent
+   * up, only when a bound ancestor is found; once one fails, every ancestor above it needs that same
+   * pair, so the search ends there. A directly bound agent costs no NHI call.
+   */
   async function attribute(agent: string, chain: readonly string[]): Promise<Subscription> {
-    const candidates = [agent, ...[...chain].reverse().filter((n) => n !== agent)];
-    for (const candidate of candidates) {
-      const id = await store.subscriptionOfAgent(candidate);
-      if (id === undefined) continue;
-      const sub = await store.getSubscription(id);
+    const direct = await boundSubscription(agent);
+    if (direct !== undefined) return direct;
+    // Step 3 made a non-empty chain end with the agent; anything else gives no ancestors.
+    const hops = chain.length > 1 && chain[chain.length - 1] === agent ? chain : [];
+    let verifiedFrom = hops.length - 1; // every pair from hops[verifiedFrom] down to the agent verified
+    let unverified = false;
+    search: for (let i = hops.length - 2; i >= 0; i--) {
+      const candidate = hops[i];
+      if (candidate === undefined || candidate === agent) continue;
+      const sub = await boundSubscription(candidate);
       if (sub === undefined) continue;
-      if (candidate !== agent && !sub.agents.includes(agent) && learn(agent, sub.id)) {
-        book.setAgents(sub.id, agentsOf(sub));
+      for (; verifiedFrom > i; verifiedFrom--) {
+        const parent = hops[verifiedFrom - 1];
+        const child = hops[verifiedFrom];
+        if (parent === undefined || child === undefined || !(await delegationVerifies(parent, child))) {
+          unverified = true;
+          break search;
+        }
       }
+      if (!sub.agents.includes(agent) && learn(agent, sub.id)) book.setAgents(sub.id, agentsOf(sub));
       return sub;
+    }
+    if (unverified) {
+      await unlearn(agent);
+      throw new EnablementError(
+        'MT-404',
+        `agent ${agent} is not attributed to any subscription: its delegation chain could not be verified`,
+        { retryable: true },
+      );
     }
     throw new EnablementError('MT-404', `agent ${agent} is not attributed to any subscription`, {
       retryable: true,

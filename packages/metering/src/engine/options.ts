@@ -35,7 +35,7 @@ const withMethods = (...methods: string[]) =>
 const token = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'expected 1–64 of A–Z a–z 0–9 _ -' });
 
 const optionsSchema = z.strictObject({
-  nhi: withMethods('lookup', 'validateHybridSignature'),
+  nhi: withMethods('lookup', 'validateHybridSignature', 'verifyDelegation'),
   clock: clockSchema.optional(),
   consensus: withMethods('getTimestamp').optional(),
   provider: cryptoProviderSchema.optional(),

@@ -62,8 +62,11 @@ export interface QuotaOversightOptions {
 
 /** Options of `createMetering`. */
 export interface MeteringOptions {
-  /** The NHI service: usage-event signatures are verified against the agent's registered keys. */
-  readonly nhi: Pick<NhiClient, 'lookup' | 'validateHybridSignature'>;
+  /**
+   * The NHI service: usage-event signatures are verified against the agent's registered keys, and
+   * attribution through a delegation chain needs each link verified (`verifyDelegation`, spec §6.2).
+   */
+  readonly nhi: Pick<NhiClient, 'lookup' | 'validateHybridSignature' | 'verifyDelegation'>;
   /** Time for periods, timers and `retryAfterMs`; default `systemClock`. */
   readonly clock?: Clock;
   /** Consensus time stamped on every ingested event (spec §3.5); default an HLC on `clock`. */

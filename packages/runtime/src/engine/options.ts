@@ -27,8 +27,12 @@ import type { ToolArguments, ToolDefinition } from '../tools/registry.js';
 import { DEFAULT_MAX_PENDING_USAGE_EVENTS } from '../usage/outbox.js';
 import type { PendingApproval } from './types.js';
 
-/** The NHI calls the runtime makes (spec §3.1); the core registry implements them. */
-export type RuntimeNhi = Pick<NhiClient, 'bindIdentity'> &
+/**
+ * The NHI calls the runtime makes (spec §3.1): sandbox binding, and validation of a spawn's
+ * delegation chain (spec §6.2; NHI records the links, so Metering can later verify them). The core
+ * registry implements them.
+ */
+export type RuntimeNhi = Pick<NhiClient, 'bindIdentity' | 'validateDelegationChain'> &
   Partial<Pick<NhiClient, 'unbindIdentity' | 'onRevocation'>>;
 
 /** Where the runtime appends audit events: the core audit log, or a buffering audit sink. */
@@ -106,7 +110,7 @@ export interface RuntimeOptions {
    * and clock. Each can be given (or overridden) on its own below.
    */
   readonly platform?: RuntimePlatform;
-  /** NHI registry: sandbox binding (spec §3.1); required unless `platform` is given. */
+  /** NHI registry: sandbox binding and chain validation (spec §3.1); required unless `platform` is given. */
   readonly nhi?: RuntimeNhi;
   /** Authorization: the core `PolicyEngine` or any `AuthzClient`; required unless `platform` is given. */
   readonly authz?: Pick<AuthzClient, 'check'>;
@@ -224,7 +228,7 @@ const optionsSchema = z.strictObject({
       error: 'expected a platform (createPlatform)',
     })
     .optional(),
-  nhi: port<RuntimeNhi>('an NHI client', 'bindIdentity').optional(),
+  nhi: port<RuntimeNhi>('an NHI client', 'bindIdentity', 'validateDelegationChain').optional(),
   authz: port<Pick<AuthzClient, 'check'>>('an authz client', 'check').optional(),
   audit: port<RuntimeAudit>('an audit log or sink', 'append').optional(),
   consensus: port<Pick<ConsensusClient, 'getTimestamp'>>('a consensus client', 'getTimestamp').optional(),

@@ -12,6 +12,7 @@ import {
   createMemoryIdempotencyStore,
   createScheduler,
   Decimal,
+  type DelegationChain,
   EnablementError,
   type JsonValue,
   millisToNanos,
@@ -787,6 +788,31 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     attestation: SandboxAttestationWire;
   }
 
+  /**
+   * Validates a spawn's delegation chain through NHI (signatures, validity, attenuation,
+   * revocation, registered root). A chain NHI refuses is `RT-403`, as a denied one is elsewhere;
+   * NHI failing to answer is a retryable `RT-503`.
+   */
+  async function validateChain(agentNhi: string, chain: DelegationChain): Promise<void> {
+    try {
+      await o.nhi.validateDelegationChain(chain);
+    } catch (error) {
+      const code = EnablementError.is(error) ? error.code : '';
+      if (code === 'PL-401' || code === 'PL-403' || code === 'PL-404' || code === 'PL-410') {
+        throw new EnablementError('RT-403', `delegation chain of ${agentNhi} refused by NHI (${code})`, {
+          cause: error,
+        });
+      }
+      if (code === 'PL-400') {
+        throw new EnablementError('RT-400', 'delegationChain: refused by NHI as malformed', { cause: error });
+      }
+      throw new EnablementError('RT-503', 'validating the delegation chain failed', {
+        cause: error,
+        retryable: true,
+      });
+    }
+  }
+
   async function doSpawn(
     spec: NormalizedSpec,
     driver: SandboxDriver,
@@ -816,6 +842,9 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     try {
       const resource = `runtime:sandbox:${spec.runtimeClass}`;
       try {
+        // Spec §6.2: the chain is validated by NHI (which records its links, so Metering can verify
+        // the agent's delegation pair by pair when it attributes usage), before authz uses it.
+        if (spec.delegationChain !== undefined) await validateChain(agentNhi, spec.delegationChain);
         await gate.authorize({
           principal: agentNhi,
           action: 'sandbox.spawn',

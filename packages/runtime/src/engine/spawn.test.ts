@@ -1,11 +1,14 @@
 import {
   AgentIdentity,
   auditEventDetail,
+  DelegationChain,
   decodeHybridSignature,
   decodeRuntimeUsageEvent,
+  delegationLinkId,
   EnablementError,
   encodeHybridSignature,
   encodeRuntimeUsageEvent,
+  issueDelegation,
   type RuntimeUsageEvent,
   usageEventSigningBytes,
   verifyIdentityHybrid,
@@ -227,6 +230,74 @@ describe('spawnSandbox', () => {
     expect(error.causedBy?.code).toBe('PL-404');
     expect(h.runtime.stats().sandboxes).toBe(0);
     expect(h.events).toHaveLength(0);
+  });
+
+  it('validates the delegation chain through NHI, which records its links (spec §6.2)', async () => {
+    const h = await harness();
+    const link = (clockNow: bigint) =>
+      issueDelegation({
+        issuer: KEYS.cfo,
+        subject: KEYS.agent.identity,
+        capabilities: [{ action: '*', resource: '*' }],
+        expiresAt: clockNow + 3_600_000_000_000n,
+        clock: h.clock,
+      });
+    const chain = DelegationChain.from([link(h.clock.now())]);
+    // The root is not a registered principal: authz alone would accept the chain, NHI does not.
+    const refused = await expectEnablementRejection(
+      h.runtime.spawnSandbox({ agent: KEYS.agent, delegationChain: chain }),
+      'RT-403',
+    );
+    expect(refused.causedBy?.code).toBe('PL-403');
+    expect(h.driver.created).toHaveLength(0);
+    expect((await h.auditEvents()).find((e) => e.action === 'sandbox.spawn')?.outcome).toBe('denied');
+    expect(await h.platform.nhi.verifyDelegation(KEYS.cfo.identity, KEYS.agent.identity)).toBe(false);
+
+    await h.platform.nhi.register({ identity: KEYS.cfo.identity });
+    const sandbox = await h.runtime.spawnSandbox({ agent: KEYS.agent, delegationChain: chain });
+    expect(sandbox.state).toBe('running');
+    expect(await h.platform.nhi.verifyDelegation(KEYS.cfo.identity, KEYS.agent.identity)).toBe(true);
+    expect(h.events[0]?.delegationChain).toEqual([KEYS.cfo.identity.nhi, KEYS.agent.identity.nhi]);
+
+    // A revoked link is refused at spawn as well.
+    const revoked = DelegationChain.from([link(h.clock.now())]);
+    const [only] = revoked.links;
+    if (only === undefined) throw new Error('unreachable');
+    await h.platform.nhi.revokeLink(delegationLinkId(only));
+    const error = await expectEnablementRejection(
+      h.runtime.spawnSandbox({ agent: KEYS.agent, delegationChain: revoked }),
+      'RT-403',
+    );
+    expect(error.causedBy?.code).toBe('PL-410');
+  });
+
+  it('fails a spawn with a retryable RT-503 when NHI cannot validate the chain', async () => {
+    const base = await harness();
+    await base.platform.nhi.register({ identity: KEYS.cfo.identity });
+    const nhi = {
+      bindIdentity: base.platform.nhi.bindIdentity,
+      validateDelegationChain: async () => {
+        throw new Error('connection refused');
+      },
+    };
+    const h = await harness({ nhi });
+    const chain = DelegationChain.from([
+      issueDelegation({
+        issuer: KEYS.cfo,
+        subject: KEYS.agent.identity,
+        capabilities: [{ action: '*', resource: '*' }],
+        expiresAt: h.clock.now() + 3_600_000_000_000n,
+        clock: h.clock,
+      }),
+    ]);
+    const error = await expectEnablementRejection(
+      h.runtime.spawnSandbox({ agent: KEYS.agent, delegationChain: chain }),
+      'RT-503',
+    );
+    expect(error.retryable).toBe(true);
+    expect(h.driver.created).toHaveLength(0);
+    // Without a chain NHI validation is not needed.
+    expect((await h.runtime.spawnSandbox({ agent: KEYS.agent })).state).toBe('running');
   });
 
   it('rolls back when the driver fails: RT-500, NHI unbound, no usage event', async () => {
