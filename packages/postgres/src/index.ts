@@ -58,6 +58,7 @@ export {
   MAX_OVERSIGHT_PAGE_SIZE,
   MAX_OVERSIGHT_TRANSITIONS_PER_REQUEST,
   MAX_OVERSIGHT_VOTES_PER_REQUEST,
+  MAX_OVERSIGHT_WATCHERS,
   type OversightRecordLike,
   type OversightRequestPageLike,
   type OversightRequestQueryLike,
@@ -65,6 +66,7 @@ export {
   type OversightStoreLike,
   type OversightTransitionLike,
   type OversightVoteLike,
+  oversightChannel,
   type PostgresOversightStoreOptions,
   type StoredOversightRequestLike,
 } from './oversight/index.js';

@@ -102,6 +102,14 @@ import type {
 const MAX_COMMIT_ATTEMPTS = 5;
 /** Page size used to restore open requests. */
 const RECOVERY_PAGE_SIZE = MAX_PAGE_SIZE;
+/**
+ * Most store change notices waiting to be looked at (one per request: later notices of the same
+ * request coalesce). Beyond it a notice is dropped and counted: its waiters then learn the
+ * outcome at their own timeout, and its deadline stays with the engines that already hold it.
+ */
+const MAX_PENDING_CHANGES = 10_000;
+/** Store change notices looked at concurrently (each is one store read). */
+const CHANGE_CONCURRENCY = 4;
 
 const isOpen = (state: OversightState) => state === 'PENDING' || state === 'ESCALATED';
 
@@ -121,6 +129,9 @@ interface Waiter {
 
 interface DeadlineTimer {
   readonly tier: number;
+  readonly deadlineAt: ConsensusTimestamp;
+  /** The newest record version known to carry this deadline (store notices older than it are skipped). */
+  version: number;
   readonly cancel: CancelTimer;
 }
 
@@ -276,7 +287,10 @@ function summaryOf(record: OversightRequestRecord): OversightRequestSummary {
  *
  * Every change is one store commit with optimistic concurrency; transitions are recorded with
  * who, when (consensus time) and why, emitted to listeners, audited and counted. A new engine on
- * the same store and clock restores open requests and their deadlines (`start`).
+ * the same store and clock restores open requests and their deadlines (`start`). Several engines
+ * may share one store: when it has `watch`, each learns of the others' changes (a decision wakes
+ * its waiters at once; a request created elsewhere gets its deadlines here too, and the versioned
+ * commit lets exactly one engine apply each deadline).
  *
  * @example
  * ```ts
@@ -346,6 +360,11 @@ export function createOversight(options: OversightOptions): OversightEngine {
   const locks = new Map<string, Promise<void>>();
   let started: Promise<OversightRecoveryReport> | undefined;
   let closed = false;
+  // Store change notices (other engines' creates and commits), newest version per request.
+  const pendingChanges = new Map<string, number>();
+  let activeChanges = 0;
+  let droppedChanges = 0;
+  let unwatch: (() => void) | undefined;
 
   function report(error: unknown, operation: string, requestId?: string): void {
     const context = requestId === undefined ? { operation } : { operation, requestId };
@@ -408,7 +427,12 @@ export function createOversight(options: OversightOptions): OversightEngine {
     for (let attempt = 1; ; attempt++) {
       const stored = await load(requestId);
       const plan = await planFor(stored);
-      if (plan.record === undefined) return { result: plan.result, record: stored.record };
+      if (plan.record === undefined) {
+        // Nothing to change, perhaps because another engine got there first (a deadline race
+        // lost): take what it committed — wake local waiters, follow its next deadline.
+        observe(stored.record);
+        return { result: plan.result, record: stored.record };
+      }
       try {
         await store.commit({
           requestId: stored.record.requestId,
@@ -438,6 +462,9 @@ export function createOversight(options: OversightOptions): OversightEngine {
       wake(after);
     } else if (after.tier !== before.tier || after.deadlineAt !== before.deadlineAt) {
       scheduleDeadline(after);
+    } else {
+      const timer = timers.get(after.requestId);
+      if (timer !== undefined && timer.version < after.version) timer.version = after.version;
     }
     for (const vote of votes) {
       auditAppend(
@@ -578,11 +605,13 @@ export function createOversight(options: OversightOptions): OversightEngine {
   function scheduleDeadline(record: OversightRequestRecord): void {
     cancelDeadline(record.requestId);
     if (closed || !isOpen(record.state) || record.deadlineAt === undefined) return;
-    const { requestId, tier, deadlineAt } = record;
+    const { requestId, tier, deadlineAt, version } = record;
     if (deadlineAt <= clock.now()) {
       const item: DueDeadline = { at: deadlineAt, seq: dueSeq++, requestId, tier, cancelled: false };
       timers.set(requestId, {
         tier,
+        deadlineAt,
+        version,
         cancel: () => {
           item.cancelled = true;
         },
@@ -594,7 +623,96 @@ export function createOversight(options: OversightOptions): OversightEngine {
       if (timers.get(requestId)?.cancel !== cancel) return;
       enqueueDue({ at: deadlineAt, seq: dueSeq++, requestId, tier, cancelled: false });
     });
-    timers.set(requestId, { tier, cancel });
+    timers.set(requestId, { tier, deadlineAt, version, cancel });
+  }
+
+  /**
+   * Brings local state in line with a record read from the store, which another engine may have
+   * changed: a final record cancels its deadline and wakes its waiters (the same outcome a local
+   * decision gives); an open one gets its current deadline, unless this engine already holds
+   * that deadline or a newer version, or holds `maxOpenRequests` deadlines already (then the
+   * engines that hold it, or the next recovery, process it). Two engines holding one deadline is
+   * safe: the versioned commit lets exactly one of them apply it; the other re-reads and finds
+   * nothing to do. Call with the request's lock held, so a stale read never replaces the
+   * deadline a local commit just set.
+   */
+  function observe(record: OversightRequestRecord): void {
+    if (closed) return;
+    const { requestId } = record;
+    if (!isOpen(record.state)) {
+      cancelDeadline(requestId);
+      wake(record);
+      return;
+    }
+    const timer = timers.get(requestId);
+    if (timer !== undefined) {
+      if (timer.version >= record.version) return;
+      if (timer.tier === record.tier && timer.deadlineAt === record.deadlineAt) {
+        timer.version = record.version;
+        return;
+      }
+    } else if (timers.size >= maxOpenRequests) {
+      return;
+    }
+    scheduleDeadline(record);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Store change notices (several engines on one store)
+  // ------------------------------------------------------------------------------------------
+
+  /** Queues a notice from the store's `watch`, coalesced per request, bounded. */
+  function onStoreChange(change: unknown): void {
+    if (closed || typeof change !== 'object' || change === null) return;
+    const { requestId, version } = change as { requestId?: unknown; version?: unknown };
+    if (typeof requestId !== 'string' || typeof version !== 'number' || !Number.isSafeInteger(version))
+      return;
+    const queued = pendingChanges.get(requestId);
+    if (queued !== undefined) {
+      if (version > queued) pendingChanges.set(requestId, version);
+    } else if (pendingChanges.size >= MAX_PENDING_CHANGES) {
+      droppedChanges++;
+      if (droppedChanges === 1 || droppedChanges % 1000 === 0) {
+        logger.warn('store change notices dropped (queue full): waiters fall back to their timeouts', {
+          operation: 'watch',
+          dropped: droppedChanges,
+        });
+      }
+      return;
+    } else {
+      pendingChanges.set(requestId, version);
+    }
+    pumpChanges();
+  }
+
+  function pumpChanges(): void {
+    while (!closed && activeChanges < CHANGE_CONCURRENCY) {
+      const next = pendingChanges.entries().next();
+      if (next.done === true) return;
+      const [requestId, version] = next.value;
+      pendingChanges.delete(requestId);
+      activeChanges++;
+      refresh(requestId, version)
+        .catch((error: unknown) => {
+          if (!closed) report(error, 'store change', requestId);
+        })
+        .finally(() => {
+          activeChanges--;
+          pumpChanges();
+        });
+    }
+  }
+
+  /** Re-reads a request another engine changed (unless nothing here can depend on it). */
+  async function refresh(requestId: string, version: number): Promise<void> {
+    const timer = timers.get(requestId);
+    // This engine's own commit, or one it has already seen, with nobody waiting here.
+    if (!waiters.has(requestId) && timer !== undefined && timer.version >= version) return;
+    await withLock(requestId, async () => {
+      if (closed) return;
+      const stored = await store.get(requestId);
+      if (stored !== undefined) observe(stored.record);
+    });
   }
 
   /** Inserts a due deadline in (deadline, arrival) order and makes sure the queue drains. */
@@ -1190,6 +1308,12 @@ export function createOversight(options: OversightOptions): OversightEngine {
         { cause },
       );
     }
+    // Subscribe before the scan, so a request created meanwhile by another engine is seen.
+    if (store.watch !== undefined && unwatch === undefined) {
+      const stop = await store.watch(onStoreChange);
+      if (closed) stop();
+      else unwatch = stop;
+    }
     const open: OversightRequestRecord[] = [];
     let cursor: string | undefined;
     do {
@@ -1238,6 +1362,8 @@ export function createOversight(options: OversightOptions): OversightEngine {
       // A failed start (e.g. the NHI service down) may be retried by the next call.
       attempt.catch(() => {
         if (started === attempt) started = undefined;
+        unwatch?.();
+        unwatch = undefined;
       });
     }
     return started;
@@ -1517,6 +1643,9 @@ export function createOversight(options: OversightOptions): OversightEngine {
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
+      unwatch?.();
+      unwatch = undefined;
+      pendingChanges.clear();
       for (const requestId of [...timers.keys()]) cancelDeadline(requestId);
       const error = new EnablementError('PL-503', 'oversight engine closed while waiting', {
         retryable: true,
@@ -1528,7 +1657,13 @@ export function createOversight(options: OversightOptions): OversightEngine {
     },
 
     stats(): OversightEngineStats {
-      return { timers: timers.size, waiters: waiterCount, listeners: listeners.size };
+      return {
+        timers: timers.size,
+        waiters: waiterCount,
+        listeners: listeners.size,
+        pendingChanges: pendingChanges.size,
+        droppedChanges,
+      };
     },
   };
   return Object.freeze(engine);

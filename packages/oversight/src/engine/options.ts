@@ -66,7 +66,12 @@ export interface OversightOptions {
   readonly scheduler?: Scheduler;
   /** Consensus time for transitions and records (spec §3.5); default `clock.now()`. */
   readonly consensus?: Pick<ConsensusClient, 'getTimestamp'>;
-  /** Where requests live; default a new in-memory store. Pass the same store to a restarted engine. */
+  /**
+   * Where requests live; default a new in-memory store. Pass the same store to a restarted
+   * engine. Several engines may share one: with the store's `watch` they wake each other's
+   * waiters and share deadlines; `maxOpenRequests` then bounds the open requests of the whole
+   * store that this engine follows.
+   */
   readonly store?: OversightStore;
   /**
    * Deduplication of `createRequest` (spec §9.2, 24 h); default an in-memory store on `clock`

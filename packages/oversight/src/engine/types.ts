@@ -218,6 +218,10 @@ export interface OversightEngineStats {
   readonly waiters: number;
   /** Transition listeners. */
   readonly listeners: number;
+  /** Store change notices (other engines' changes) waiting to be looked at. */
+  readonly pendingChanges: number;
+  /** Store change notices dropped because the queue was full (their waiters fall back to timeouts). */
+  readonly droppedChanges: number;
 }
 
 /** Options of {@link OversightEngine.cancelRequest}. */

@@ -9,6 +9,7 @@ import {
   type OversightRequestRecord,
   type OversightStore,
   type OversightStoreChange,
+  type OversightStoreWatcher,
   type StoredOversightRequest,
   type TransitionRecord,
 } from './types.js';
@@ -21,6 +22,9 @@ export const MAX_STORED_REQUESTS_LIMIT = 10_000_000;
 
 /** Default page size of `list` and `listOpen`. */
 export const DEFAULT_PAGE_SIZE = 100;
+
+/** Most watchers of one in-memory store (engines sharing it); one more is refused (`PL-409`). */
+export const MAX_STORE_WATCHERS = 64;
 
 /** Options of {@link createMemoryOversightStore}. */
 export interface MemoryOversightStoreOptions {
@@ -35,6 +39,8 @@ export interface MemoryOversightStoreOptions {
 
 /** The in-memory {@link OversightStore}, with counts for tests and monitoring. */
 export interface MemoryOversightStore extends OversightStore {
+  /** Change notifications to engines sharing this store object (always present here). */
+  watch(listener: OversightStoreWatcher): Promise<() => void>;
   /** Requests held. */
   readonly size: number;
   /** Open requests held. */
@@ -94,7 +100,9 @@ function checkTransition(transition: TransitionRecord, requestId: string, seq: n
  * An {@link OversightStore} in memory: a bounded map of immutable snapshots. Every record, vote
  * and transition is copied in (`structuredClone`) and frozen, so what it returns can be shared
  * and what callers later change never reaches it. Requests survive an engine restart as long as
- * the store object does (tests, one process); use a SQL store to survive the process.
+ * the store object does (tests, one process); use a SQL store to survive the process. Engines
+ * sharing one store object see each other's changes through `watch` (told on the next
+ * microtask after each create and commit).
  *
  * @example
  * ```ts
@@ -110,6 +118,22 @@ export function createMemoryOversightStore(options: MemoryOversightStoreOptions 
   const open = new Set<string>();
   const finals = new Set<string>();
   let nextSeq = 1;
+  const watchers = new Set<OversightStoreWatcher>();
+
+  /** Tells the watchers after the change is in place (never inside the caller's await). */
+  const announce = (requestId: string, version: number): void => {
+    if (watchers.size === 0) return;
+    const change = Object.freeze({ requestId, version });
+    queueMicrotask(() => {
+      for (const watcher of [...watchers]) {
+        try {
+          watcher(change);
+        } catch {
+          // One failing watcher must not keep the change from the others.
+        }
+      }
+    });
+  };
 
   const makeRoom = (): void => {
     if (entries.size < maxRequests) return;
@@ -160,6 +184,7 @@ export function createMemoryOversightStore(options: MemoryOversightStoreOptions 
       const stored: StoredOversightRequest = snapshot({ record, votes: [], transitions: [transition] });
       entries.set(record.requestId, { seq: nextSeq++, stored });
       (isOpen(record) ? open : finals).add(record.requestId);
+      announce(record.requestId, 1);
     },
 
     async get(requestId: string): Promise<StoredOversightRequest | undefined> {
@@ -230,6 +255,7 @@ export function createMemoryOversightStore(options: MemoryOversightStoreOptions 
       } else if (open.delete(requestId) || !finals.has(requestId)) {
         finals.add(requestId);
       }
+      announce(requestId, record.version);
     },
 
     async list(query: OversightRequestQuery): Promise<OversightRequestPage> {
@@ -255,6 +281,18 @@ export function createMemoryOversightStore(options: MemoryOversightStoreOptions 
       if (typeof query !== 'object' || query === null)
         throw new EnablementError('OV-400', 'query: expected an object');
       return page(open, query, () => true);
+    },
+
+    async watch(listener: OversightStoreWatcher): Promise<() => void> {
+      if (typeof listener !== 'function') throw malformed('watch: listener must be a function');
+      if (watchers.size >= MAX_STORE_WATCHERS) {
+        throw new EnablementError('PL-409', `oversight store: at most ${MAX_STORE_WATCHERS} watchers`);
+      }
+      const own: OversightStoreWatcher = (change) => listener(change);
+      watchers.add(own);
+      return () => {
+        watchers.delete(own);
+      };
     },
 
     get size(): number {

@@ -201,6 +201,17 @@ export interface OversightRequestPage {
   readonly nextCursor?: string;
 }
 
+/** What {@link OversightStore.watch} reports: a request was created or committed, at `version`. */
+export interface OversightStoreChangeNotice {
+  /** The request. */
+  readonly requestId: string;
+  /** Its version after the change (1 for a creation). */
+  readonly version: number;
+}
+
+/** Receives {@link OversightStoreChangeNotice}s; what it throws is ignored. */
+export type OversightStoreWatcher = (change: OversightStoreChangeNotice) => void;
+
 /**
  * Where oversight requests live (the in-memory store now, a SQL store later): requests with a
  * version (optimistic concurrency), their votes, transitions and deadlines. Every method may be
@@ -219,4 +230,16 @@ export interface OversightStore {
   list(query: OversightRequestQuery): Promise<OversightRequestPage>;
   /** Open requests (`PENDING`, `ESCALATED`), in creation order, one page at a time (recovery). */
   listOpen(query: { readonly limit?: number; readonly cursor?: string }): Promise<OversightRequestPage>;
+  /**
+   * Optional change notifications, so several engines on one store wake each other: `listener`
+   * is told, at least once and after it is committed, about every `create` and `commit` on the
+   * store by anyone (other processes included), and about nothing that was refused or rolled
+   * back. Notices may be coalesced or arrive late or out of
+   * order (the listener re-reads the request); they are best effort: one that is lost only delays
+   * an `awaitApproval` to its own timeout and a deadline to the engine that already holds it, or
+   * to the next engine's recovery. Resolves once notices are in force (a remote store subscribes
+   * first), to the function that ends the subscription. A store without it still works with
+   * several engines; each then learns of the others' decisions only when it reads.
+   */
+  watch?(listener: OversightStoreWatcher): Promise<() => void>;
 }

@@ -10,6 +10,7 @@ export {
   MAX_OVERSIGHT_PAGE_SIZE,
   MAX_OVERSIGHT_TRANSITIONS_PER_REQUEST,
   MAX_OVERSIGHT_VOTES_PER_REQUEST,
+  MAX_OVERSIGHT_WATCHERS,
   type OversightRecordLike,
   type OversightRequestPageLike,
   type OversightRequestQueryLike,
@@ -17,6 +18,7 @@ export {
   type OversightStoreLike,
   type OversightTransitionLike,
   type OversightVoteLike,
+  oversightChannel,
   type PostgresOversightStoreOptions,
   type StoredOversightRequestLike,
 } from './store.js';

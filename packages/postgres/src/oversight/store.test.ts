@@ -2,10 +2,10 @@ import { Decimal, type OversightState } from '@creto/core';
 import type { OversightRequestRecord, TransitionRecord, VoteRecord } from '@creto/oversight';
 import { expectEnablementError, expectEnablementRejection } from '@creto/testing';
 import { oversightFixtures, oversightStoreContract } from '@creto/testing/contracts';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { describeEachDriver } from '../../test/harness.js';
 import type { SqlClient } from '../sql/index.js';
-import { createPostgresOversightStore } from './store.js';
+import { createPostgresOversightStore, oversightChannel } from './store.js';
 
 // Oversight's own record types, so the store is its `OversightStore` (types only: this package
 // never imports a product at runtime; its tests run oversight's contract from @creto/testing).
@@ -68,6 +68,79 @@ describeEachDriver('PostgresOversightStore', (db, driver) => {
       'PL-400',
       'maxRequests',
     );
+  });
+
+  it('watch: a commit through one client reaches a watcher on another, only once committed', async () => {
+    const { client, schema } = db();
+    // Another pool on the server (another process); PGlite has one session: the same client.
+    const second = (await db().openSecond()) ?? client;
+    const writer = storeOn(client, schema);
+    const watcher = storeOn(second, schema);
+    const seen: string[] = [];
+    const stop = await watcher.watch?.((change) => seen.push(`${change.requestId}:${change.version}`));
+    if (stop === undefined) throw new Error('both drivers can listen: the store must have watch');
+    const r = record();
+    await writer.create(r, created(r));
+    await writer.commit({
+      requestId: r.requestId,
+      expectedVersion: 1,
+      record: { ...r, version: 2, state: 'APPROVED', deadlineAt: undefined },
+      votes: [voteOf(r)],
+    });
+    await vi.waitFor(() => expect(seen).toEqual([`${r.requestId}:1`, `${r.requestId}:2`]), {
+      timeout: 10_000,
+    });
+    // A transaction that rolls back after the NOTIFY sends nothing.
+    const channel = oversightChannel(schema);
+    await expect(
+      client.transaction(async (tx) => {
+        await tx.query('SELECT pg_notify($1, $2)', [channel, 'rolled-back:1']);
+        throw new Error('abort');
+      }),
+    ).rejects.toThrow('abort');
+    // Malformed payloads (anyone may NOTIFY) are ignored; a later commit still arrives.
+    await client.query('SELECT pg_notify($1, $2)', [channel, 'no version']);
+    const next = record();
+    await writer.create(next, created(next));
+    await vi.waitFor(() => expect(seen).toContain(`${next.requestId}:1`), { timeout: 10_000 });
+    expect(seen).toEqual([`${r.requestId}:1`, `${r.requestId}:2`, `${next.requestId}:1`]);
+    stop();
+  });
+
+  it('watch: the pg listener comes back after its connection is killed', async () => {
+    const { client, schema, driver: name } = db();
+    if (name !== 'postgres') return;
+    const second = (await db().openSecond()) ?? client;
+    const writer = storeOn(client, schema);
+    const seen: string[] = [];
+    const stop = await storeOn(second, schema).watch?.((change) => seen.push(change.requestId));
+    if (stop === undefined) throw new Error('the store must have watch');
+    const channel = oversightChannel(schema);
+    const killed = await client.query<{ killed: boolean }>(
+      `SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE query = $1`,
+      [`LISTEN "${channel}"`],
+    );
+    expect(killed.rows.map((row) => row.killed)).toEqual([true]);
+    // Re-opened with backoff (100 ms first): commits keep being sent until one is heard.
+    const r = record();
+    await writer.create(r, created(r));
+    await vi.waitFor(
+      async () => {
+        const probe = record();
+        await writer.create(probe, created(probe));
+        expect(seen).toContain(probe.requestId);
+      },
+      { timeout: 10_000, interval: 200 },
+    );
+    stop();
+  });
+
+  it('notification channels are identifiers of at most 63 characters, one per schema', () => {
+    expect(oversightChannel('creto')).toBe('creto_oversight_creto');
+    const long = 'a'.repeat(63);
+    const other = `${'a'.repeat(62)}b`;
+    expect(oversightChannel(long)).toMatch(/^[a-z_][a-z0-9_]{0,62}$/);
+    expect(oversightChannel(long)).not.toBe(oversightChannel(other));
   });
 
   it('keeps requests, votes and transitions across a restart, open ones found again for recovery', async () => {

@@ -113,6 +113,15 @@ export interface OversightStoreLike<
     readonly limit?: number;
     readonly cursor?: string;
   }): Promise<OversightRequestPageLike<R>>;
+  /**
+   * Tells `listener` (at least once, best effort) about every create and commit on the store,
+   * by any process, after it is committed: the request and its new version. Resolves once
+   * notifications are in force, to the function that ends the subscription. Absent when the
+   * client cannot `listen`.
+   */
+  watch?(
+    listener: (change: { readonly requestId: string; readonly version: number }) => void,
+  ): Promise<() => void>;
 }
 
 /** Most votes stored for one request (as oversight's `MAX_VOTES_PER_REQUEST`). */
@@ -218,6 +227,39 @@ function encode(value: unknown, what: string): string {
   return text;
 }
 
+/** Most watchers of one store object; one more is refused (`PL-409`). */
+export const MAX_OVERSIGHT_WATCHERS = 64;
+
+/** FNV-1a (32 bits) of `text`, in hex: a short, stable tag for a long schema name. */
+function fnv1a(text: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash.toString(16).padStart(8, '0');
+}
+
+/**
+ * The notification channel of `schema`'s oversight tables: `creto_oversight_<schema>`, or for a
+ * schema too long for a 63-character identifier, a prefix of it and a hash. Two schemas sharing
+ * a channel only cost spurious notifications (an id the other store does not hold).
+ */
+export function oversightChannel(schema: string): string {
+  const plain = `creto_oversight_${schema}`;
+  if (plain.length <= 63) return plain;
+  return `creto_oversight_${schema.slice(0, 63 - 'creto_oversight_'.length - 9)}_${fnv1a(schema)}`;
+}
+
+/** Parses a `requestId:version` payload; `undefined` for anything else (ignored). */
+function parseChange(payload: string): { readonly requestId: string; readonly version: number } | undefined {
+  const colon = payload.lastIndexOf(':');
+  if (colon <= 0) return undefined;
+  const digits = payload.slice(colon + 1);
+  if (!/^[1-9][0-9]{0,14}$/.test(digits)) return undefined;
+  return { requestId: payload.slice(0, colon), version: Number(digits) };
+}
+
 type RequestRow = { seq: bigint; record: string };
 type FullRow = { record: string; votes: string; transitions: string };
 type CurrentRow = { version: number; votes: bigint; transitions: bigint; final_seq: bigint | null };
@@ -234,6 +276,12 @@ type CurrentRow = { version: number; votes: bigint; transitions: bigint; final_s
  *   request: exactly one commit wins.
  * - `get` reads a request, its votes and its transitions in one statement (one snapshot).
  * - `list` and `listOpen` page in creation order with an opaque cursor.
+ * - `watch` (when the client can `listen`): every create and commit sends `NOTIFY` on the
+ *   schema's channel (`oversightChannel`) with the payload `requestId:version` inside its
+ *   transaction, so it is delivered only once committed, to every process listening. Engines on
+ *   one database wake each other's `awaitApproval` waiters and schedule each other's deadlines
+ *   with it. Best effort: a notification lost while a listening connection is down only delays
+ *   a waiter to its own timeout and a deadline to the engine that holds it (or to recovery).
  *
  * Errors and bounds as the in-memory store: `OV-404` unknown request on commit, `PL-409` an
  * existing id on create, `PL-400` a malformed change, `OV-400` a bad page query, 256 votes and
@@ -258,6 +306,23 @@ export function createPostgresOversightStore<
   const votes = qualified(schema, 'oversight_votes');
   const transitions = qualified(schema, 'oversight_transitions');
   const finalSeq = qualified(schema, 'oversight_final_seq');
+  const channel = oversightChannel(parsed.schema ?? DEFAULT_SCHEMA);
+  // Sent inside the committing transaction: PostgreSQL delivers it only if that commits.
+  const notify = (tx: SqlExecutor, requestId: string, version: number) =>
+    tx.query('SELECT pg_notify($1, $2)', [channel, `${requestId}:${version}`]);
+  const watchers = new Set<(change: { readonly requestId: string; readonly version: number }) => void>();
+  let listening: Promise<() => Promise<void>> | undefined;
+  const dispatch = (payload: string) => {
+    const change = parseChange(payload);
+    if (change === undefined) return;
+    for (const watcher of [...watchers]) {
+      try {
+        watcher(change);
+      } catch {
+        // One failing watcher must not keep the change from the others.
+      }
+    }
+  };
   const nextFinal = (state: OversightState) =>
     OPEN_STATES.includes(state) ? 'NULL::bigint' : `nextval('${finalSeq.replaceAll("'", "''")}')`;
 
@@ -295,7 +360,49 @@ export function createPostgresOversightStore<
       : { records };
   }
 
+  const listen = client.listen?.bind(client);
+  const watch =
+    listen === undefined
+      ? {}
+      : {
+          async watch(
+            listener: (change: { readonly requestId: string; readonly version: number }) => void,
+          ): Promise<() => void> {
+            if (typeof listener !== 'function') throw malformed('watch: listener must be a function');
+            if (watchers.size >= MAX_OVERSIGHT_WATCHERS) {
+              throw new EnablementError('PL-409', `${WHAT}: at most ${MAX_OVERSIGHT_WATCHERS} watchers`);
+            }
+            // One LISTEN per store object, shared by its watchers.
+            if (listening === undefined) {
+              const attempt = listen(channel, dispatch);
+              listening = attempt;
+              attempt.catch(() => {
+                if (listening === attempt) listening = undefined;
+              });
+            }
+            const own = (change: { readonly requestId: string; readonly version: number }) =>
+              listener(change);
+            watchers.add(own);
+            try {
+              await listening;
+            } catch (error) {
+              watchers.delete(own);
+              throw error;
+            }
+            return () => {
+              if (!watchers.delete(own) || watchers.size > 0) return;
+              const current = listening;
+              listening = undefined;
+              void current?.then(
+                (unlisten) => unlisten(),
+                () => undefined,
+              );
+            };
+          },
+        };
+
   return Object.freeze({
+    ...watch,
     async create(record: R, transition: T): Promise<void> {
       const c = columnsOf(record);
       if (c.version !== 1) throw malformed('a new record has version 1');
@@ -320,6 +427,7 @@ export function createPostgresOversightStore<
           c.requestId,
           transitionText,
         ]);
+        await notify(tx, c.requestId, 1);
       });
     },
 
@@ -436,6 +544,7 @@ export function createPostgresOversightStore<
             text,
           ]);
         }
+        await notify(tx, requestId, c.version);
       });
     },
 

@@ -66,8 +66,41 @@ export interface SqlClient extends SqlExecutor {
    * PGlite, wait for it to end: a deadlock).
    */
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, options?: SqlTransactionOptions): Promise<T>;
+  /**
+   * Subscribes `handler` to PostgreSQL notifications (`LISTEN`) on `channel` (a lowercase
+   * identifier, `[a-z_][a-z0-9_]{0,62}`); resolves once the `LISTEN` is in force, so every
+   * `NOTIFY` committed after that reaches the handler, with the payload text. Best effort: on
+   * `pg` the notifications arrive on one dedicated connection, re-opened (and every channel
+   * listened again) after it is lost; what is committed while it is down is not delivered.
+   * Resolves to the function that ends this subscription. Optional: a host's own `SqlClient` may
+   * lack it (stores then offer no change notifications); both drivers of this package have it.
+   */
+  listen?(channel: string, handler: (payload: string) => void): Promise<() => Promise<void>>;
   /** Releases the connections this client opened (not a pool or PGlite instance it was given). */
   close(): Promise<void>;
+}
+
+/** Receives the payload of one notification; what it throws is ignored. */
+export type SqlNotificationHandler = (payload: string) => void;
+
+/** Ends one {@link SqlClient.listen} subscription (`UNLISTEN` once nobody listens on the channel). */
+export type SqlUnlisten = () => Promise<void>;
+
+/**
+ * What a notification channel name may look like: a lowercase letter or `_`, then lowercase
+ * letters, digits or `_`, 63 characters at most (PostgreSQL truncates longer identifiers).
+ */
+export const SQL_CHANNEL_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Throws `PL-400` unless `channel` matches {@link SQL_CHANNEL_PATTERN}; returns it double-quoted. */
+export function quoteChannel(channel: unknown): string {
+  if (typeof channel !== 'string' || !SQL_CHANNEL_PATTERN.test(channel)) {
+    throw new EnablementError(
+      'PL-400',
+      'listen: channel must be a lowercase SQL identifier ([a-z_][a-z0-9_]{0,62})',
+    );
+  }
+  return `"${channel}"`;
 }
 
 /** SQLSTATEs after which retrying the same transaction may succeed. */

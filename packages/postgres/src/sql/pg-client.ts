@@ -1,4 +1,4 @@
-import { type Clock, clockSchema, EnablementError, parseOptions } from '@creto/core';
+import { type Clock, clockSchema, EnablementError, parseOptions, systemClock } from '@creto/core';
 import pg from 'pg';
 import { z } from 'zod';
 import {
@@ -12,6 +12,7 @@ import {
   toSqlError,
 } from './client.js';
 import { normaliseParams } from './params.js';
+import { createPgListener, type PgListenConnection } from './pg-listener.js';
 import { createSqlClient } from './transaction.js';
 
 /** The part of a `pg.Pool` the client uses (a real `Pool` satisfies it). */
@@ -107,6 +108,9 @@ async function runQuery<R extends SqlRow>(
  * A {@link SqlClient} on a `pg` connection pool, for a PostgreSQL server (≥ 13). Queries run on
  * any idle connection; a transaction checks one out for its whole duration and returns it, or
  * destroys it when `ROLLBACK` itself failed (the connection is then in an unknown state).
+ * `listen` holds one more connection while anything listens: a `pg.Client` of its own on
+ * `connectionString`, or one checked out of a given `pool` (counting against its size); lost, it
+ * is re-opened with backoff.
  *
  * @example
  * ```ts
@@ -128,6 +132,41 @@ export function createPgClient(options: PgClientOptions): SqlClient {
     // listener Node would crash the process. The next query gets a fresh connection.
     (pool as pg.Pool).on('error', () => {});
   }
+
+  // LISTEN needs a session of its own, kept while anything listens.
+  const openListenConnection = async (): Promise<PgListenConnection> => {
+    const onError = () => {};
+    if (parsed.connectionString !== undefined) {
+      const client = new pg.Client({ connectionString: parsed.connectionString });
+      // Until the listener attaches its own: a connection that dies must not crash the process.
+      client.on('error', onError);
+      try {
+        await client.connect();
+      } catch (error) {
+        client.end().catch(() => undefined);
+        throw error;
+      }
+      return {
+        client,
+        close: () => {
+          client.end().catch(() => undefined);
+        },
+      };
+    }
+    const client = await pool.connect();
+    client.on('error', onError);
+    let released = false;
+    return {
+      client,
+      close: () => {
+        if (released) return;
+        released = true;
+        // Destroyed, not returned: it still LISTENs (or is broken).
+        client.release(true);
+      },
+    };
+  };
+  const listener = createPgListener(openListenConnection, parsed.clock ?? systemClock);
 
   async function transactionOnce<T>(fn: (tx: SqlExecutor) => Promise<T>, begin: string): Promise<T> {
     let connection: pg.PoolClient;
@@ -186,7 +225,9 @@ export function createPgClient(options: PgClientOptions): SqlClient {
     label: 'postgres',
     query: (text, params) => runQuery(pool, text, params),
     transactionOnce,
+    listen: (channel, quoted, handler) => listener.listen(channel, quoted, handler),
     async release() {
+      listener.close();
       if (owned) await pool.end();
     },
     clock: parsed.clock,

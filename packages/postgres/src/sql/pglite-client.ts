@@ -99,6 +99,9 @@ export async function createPGliteClient(options: PGliteClientOptions = {}): Pro
     }
   }
 
+  // Subscriptions still open, ended at `close()` when the PGlite instance was given (and stays open).
+  const subscriptions = new Set<() => Promise<void>>();
+
   async function transactionOnce<T>(fn: (tx: SqlExecutor) => Promise<T>, begin: string): Promise<T> {
     // Whatever `fn` throws goes out unchanged; only PGlite's own BEGIN/COMMIT failures are mapped.
     let thrownByFn: { readonly error: unknown } | undefined;
@@ -140,7 +143,33 @@ export async function createPGliteClient(options: PGliteClientOptions = {}): Pro
     label: 'pglite',
     query: (text, params) => runQuery(db, text, params),
     transactionOnce,
+    async listen(_channel, quoted, handler) {
+      // PGlite has one session: LISTEN on it hears NOTIFYs committed by this client too.
+      const safe = (payload: string) => {
+        try {
+          handler(payload);
+        } catch {
+          // A failing handler must not disturb PGlite's notification loop.
+        }
+      };
+      let stop: (tx?: Transaction) => Promise<void>;
+      try {
+        stop = await db.listen(quoted, safe);
+      } catch (error) {
+        throw toSqlError(error, 'listen');
+      }
+      let done = false;
+      const unlisten = async () => {
+        if (done) return;
+        done = true;
+        subscriptions.delete(unlisten);
+        await stop().catch(() => undefined);
+      };
+      subscriptions.add(unlisten);
+      return unlisten;
+    },
     async release() {
+      if (!owned) await Promise.all([...subscriptions].map((unlisten) => unlisten()));
       if (owned) await db.close();
     },
     clock: parsed.clock,

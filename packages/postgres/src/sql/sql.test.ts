@@ -1,6 +1,6 @@
 import { EnablementError, RetryError } from '@creto/core';
 import { expectEnablementRejection } from '@creto/testing';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { describeEachDriver, postgresUrl } from '../../test/harness.js';
 import { isSerializationFailure, type SqlClient, sqlStateOf, toSqlError } from './client.js';
 import { createPgClient } from './pg-client.js';
@@ -170,6 +170,40 @@ describeEachDriver('SqlClient', (db) => {
       await expectEnablementRejection(client().transaction('no' as never), 'PL-400');
     });
   });
+
+  it('listen: hears NOTIFYs committed after it resolves, per channel, until unlisten', async () => {
+    const listen = client().listen?.bind(client());
+    if (listen === undefined) throw new Error('both drivers can listen');
+    const channel = `${db().schema}_listen`;
+    const heard: string[] = [];
+    const again: string[] = [];
+    const stop = await listen(channel, (payload) => heard.push(payload));
+    const stopAgain = await listen(channel, (payload) => again.push(payload));
+    const stopOther = await listen(`${db().schema}_other`, () => {
+      throw new Error('a throwing handler is ignored');
+    });
+    await client().transaction(async (tx) => {
+      await tx.query('SELECT pg_notify($1, $2)', [channel, 'one']);
+    });
+    await client().query('SELECT pg_notify($1, $2)', [`${db().schema}_other`, 'x']);
+    await client().query('SELECT pg_notify($1, $2)', [channel, 'two']);
+    await vi.waitFor(() => expect(heard).toEqual(['one', 'two']), { timeout: 10_000 });
+    await stop();
+    await stop();
+    await client().query('SELECT pg_notify($1, $2)', [channel, 'three']);
+    await vi.waitFor(() => expect(again).toEqual(['one', 'two', 'three']), { timeout: 10_000 });
+    expect(heard).toEqual(['one', 'two']);
+    await stopAgain();
+    await stopOther();
+    for (const bad of ['Upper', 'with space', '"quoted"', 'x'.repeat(64), '', 7]) {
+      await expectEnablementRejection(
+        listen(bad as string, () => undefined),
+        'PL-400',
+        'channel',
+      );
+    }
+    await expectEnablementRejection(listen(channel, 'no' as never), 'PL-400', 'handler');
+  });
 });
 
 const url = postgresUrl();
@@ -282,6 +316,26 @@ describe.skipIf(url === undefined)('SqlClient on postgres: what only a server ca
 });
 
 describe('SqlClient without a database', () => {
+  it('listen on a closed client is PL-500', async () => {
+    const closed = createPgClient({ connectionString: 'postgres://nobody@127.0.0.1:1/none' });
+    await closed.close();
+    await expectEnablementRejection(
+      closed.listen?.('creto_x', () => undefined) ?? Promise.reject(new Error('no listen')),
+      'PL-500',
+      'closed',
+    );
+  });
+
+  it('listen on an unreachable server is a retryable PL-503, and leaves nothing behind', async () => {
+    const unreachable = createPgClient({ connectionString: 'postgres://nobody@127.0.0.1:1/none' });
+    const error = await expectEnablementRejection(
+      unreachable.listen?.('creto_x', () => undefined) ?? Promise.reject(new Error('no listen')),
+      'PL-503',
+    );
+    expect(error.message).not.toContain('nobody');
+    await unreachable.close();
+  });
+
   it('reports an unreachable server as retryable PL-503, without the connection string', async () => {
     const client = createPgClient({ connectionString: 'postgres://user:hunter2@127.0.0.1:1/db' });
     try {

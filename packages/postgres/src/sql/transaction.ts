@@ -2,11 +2,14 @@ import { type Clock, EnablementError, retry, systemClock } from '@creto/core';
 import {
   beginStatement,
   isSerializationFailure,
+  quoteChannel,
   type SqlClient,
   type SqlExecutor,
+  type SqlNotificationHandler,
   type SqlResult,
   type SqlRow,
   type SqlTransactionOptions,
+  type SqlUnlisten,
   type SqlValue,
   transactionAttempts,
 } from './client.js';
@@ -68,7 +71,15 @@ export interface SqlDriver {
   query<R extends SqlRow>(text: string, params?: readonly SqlValue[]): Promise<SqlResult<R>>;
   /** Runs `fn` once inside the transaction opened by `begin`; no retry. */
   transactionOnce<T>(fn: (tx: SqlExecutor) => Promise<T>, begin: string): Promise<T>;
-  /** Releases what the client opened itself (nothing when it was given a pool or instance). */
+  /**
+   * `LISTEN` on `channel` (already checked and given double-quoted as `quoted`): resolves once it
+   * is in force, to the function that ends the subscription.
+   */
+  listen?(channel: string, quoted: string, handler: SqlNotificationHandler): Promise<SqlUnlisten>;
+  /**
+   * Releases what the client opened itself (nothing when it was given a pool or instance) and
+   * ends every `listen` subscription.
+   */
   release(): Promise<void>;
   /** Clock for the serialization-retry waits. */
   readonly clock?: Clock | undefined;
@@ -81,6 +92,7 @@ export interface SqlDriver {
  */
 export function createSqlClient(driver: SqlDriver): SqlClient {
   let closed = false;
+  const driverListen = driver.listen;
   const closedError = () => new EnablementError('PL-500', `${driver.label}: the client is closed`);
   return Object.freeze({
     driver: driver.name,
@@ -97,6 +109,18 @@ export function createSqlClient(driver: SqlDriver): SqlClient {
         ...(driver.clock ? { clock: driver.clock } : {}),
       });
     },
+    ...(driverListen === undefined
+      ? {}
+      : {
+          async listen(channel: string, handler: SqlNotificationHandler): Promise<SqlUnlisten> {
+            if (closed) throw closedError();
+            const quoted = quoteChannel(channel);
+            if (typeof handler !== 'function') {
+              throw new EnablementError('PL-400', 'listen: handler must be a function');
+            }
+            return driverListen(channel, quoted, handler);
+          },
+        }),
     async close() {
       if (closed) return;
       closed = true;

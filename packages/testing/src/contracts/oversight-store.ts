@@ -6,7 +6,7 @@ import {
   type TransitionRecord,
   type VoteRecord,
 } from '@creto/oversight';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { expectEnablementRejection } from '../assertions/index.js';
 
 /** What a test needs from the store an {@link OversightStoreFactory} returns. */
@@ -147,7 +147,8 @@ export const oversightFixtures: OversightFixtures = Object.freeze({
  * wins, the other gets a retryable `PL-409`), malformed changes refused with nothing half-applied,
  * bounds on transitions, private frozen copies, the bound on requests held (evicting the request
  * final longest ago), and paging by state, agent and approver (named or voting) and of open
- * requests. Values are compared with `toEqual` (a durable store returns copies). Call it at the
+ * requests, and — for a store that has `watch` — change notices for committed creates and commits
+ * only, from any peer. Values are compared with `toEqual` (a durable store returns copies). Call it at the
  * top level of a test file (or inside a `describe`); it registers one `describe` block.
  *
  * @example
@@ -351,6 +352,66 @@ export function oversightStoreContract(name: string, factory: OversightStoreFact
         first.requestId,
         third.requestId,
       ]);
+    });
+
+    it('watch (when the store has it): told of every committed create and commit, by any peer, and only those', async (context) => {
+      const { store, openPeer } = await open();
+      const peer = (await openPeer?.()) ?? store;
+      if (peer.watch === undefined || store.watch === undefined) {
+        context.skip('this store has no watch');
+        return;
+      }
+      const seen: string[] = [];
+      const stop = await peer.watch((change) => seen.push(`${change.requestId}:${change.version}`));
+      const sawAll = (...expected: string[]) =>
+        vi.waitFor(() => expect(seen).toEqual(expect.arrayContaining(expected)), { timeout: 10_000 });
+      const r = record();
+      await store.create(r, created(r));
+      await sawAll(`${r.requestId}:1`);
+      await store.commit({ requestId: r.requestId, expectedVersion: 1, record: { ...r, version: 2 } });
+      await sawAll(`${r.requestId}:2`);
+      // Refused changes tell nobody: a stale version, an unknown id, a duplicate create.
+      await expectEnablementRejection(
+        store.commit({ requestId: r.requestId, expectedVersion: 1, record: { ...r, version: 2 } }),
+        'PL-409',
+      );
+      const ghost = newUuid();
+      await expectEnablementRejection(
+        store.commit({
+          requestId: ghost,
+          expectedVersion: 3,
+          record: { ...r, requestId: ghost, version: 4 },
+        }),
+        'OV-404',
+      );
+      await expectEnablementRejection(store.create(r, created(r)), 'PL-409');
+      // A marker committed after them: once it is seen, anything sent before it has been too.
+      const marker = record();
+      await store.create(marker, created(marker));
+      await sawAll(`${marker.requestId}:1`);
+      expect(seen.filter((x) => x.startsWith(ghost))).toEqual([]);
+      expect(seen.filter((x) => x === `${r.requestId}:1`)).toHaveLength(1);
+      expect(seen.filter((x) => x === `${r.requestId}:2`)).toHaveLength(1);
+      // After stop, nothing more reaches it (another watcher proves the change was announced).
+      stop();
+      const other: string[] = [];
+      const stopOther = await peer.watch((change) => other.push(change.requestId));
+      const late = record();
+      await store.create(late, created(late));
+      await vi.waitFor(() => expect(other).toContain(late.requestId), { timeout: 10_000 });
+      expect(seen.filter((x) => x.startsWith(late.requestId))).toEqual([]);
+      stopOther();
+      // A throwing watcher does not keep the change from the others.
+      const calm: string[] = [];
+      const stopThrowing = await peer.watch(() => {
+        throw new Error('watcher failure');
+      });
+      const stopCalm = await peer.watch((change) => calm.push(change.requestId));
+      const last = record();
+      await store.create(last, created(last));
+      await vi.waitFor(() => expect(calm).toContain(last.requestId), { timeout: 10_000 });
+      stopThrowing();
+      stopCalm();
     });
 
     it('lists by state, agent and approver in pages; listOpen pages open requests only', async () => {
