@@ -1,4 +1,5 @@
 import { expectEnablementError } from '@creto/testing';
+import { base64urlnopad } from '@scure/base';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EnablementError } from '../errors/enablement-error.js';
@@ -94,6 +95,32 @@ describe('base64url (RFC 4648 §5, unpadded)', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('property: accepts exactly what @scure/base accepts, with the same bytes (native decoder path)', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ unit: fc.constantFrom(...B64URL, '=', '+', '/', ' '), maxLength: 24 }),
+        (text) => {
+          let expected: Uint8Array | undefined;
+          try {
+            expected = base64urlnopad.decode(text);
+          } catch {
+            expected = undefined;
+          }
+          if (expected === undefined) expectEnablementError(() => base64urlToBytes(text), 'PL-400');
+          else expect(base64urlToBytes(text)).toEqual(expected);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('hands out arrays of their own, never a view into a shared pool', () => {
+    const bytes = base64urlToBytes('Zm9vYmFy');
+    expect(bytes.byteOffset).toBe(0);
+    expect(bytes.buffer.byteLength).toBe(bytes.length);
+    expect(Object.getPrototypeOf(bytes)).toBe(Uint8Array.prototype);
   });
 });
 

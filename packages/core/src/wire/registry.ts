@@ -10,6 +10,8 @@ export interface WireSchemaMeta {
   description?: string;
   /** JSON Schema `maxProperties`, for open objects whose member count a zod check bounds. */
   maxProperties?: number;
+  /** JSON Schema `pattern`, for strings whose format a zod check tests without running that regex. */
+  pattern?: string;
 }
 
 /**
