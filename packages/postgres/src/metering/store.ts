@@ -5,6 +5,7 @@ import { sqlClientSchema } from '../sql/client-schema.js';
 import { decodeDocument, encodeDocument } from '../sql/document.js';
 import { DEFAULT_SCHEMA, qualified, quoteSchema, schemaNameSchema } from '../sql/identifiers.js';
 import { assertStorableText } from '../sql/text.js';
+import { withUnavailableAs } from '../sql/unavailable.js';
 import type {
   AggregateStateLike,
   BucketAggregateQueryLike,
@@ -110,21 +111,8 @@ function checkMeasurement(m: unknown, index: number): MeasurementLike {
   return measurement;
 }
 
-/** Re-raises an unavailable database as the port's `MT-503` (retryable). */
-async function guarded<T>(operation: () => Promise<T>): Promise<T> {
-  try {
-    return await operation();
-  } catch (error) {
-    if (EnablementError.is(error) && error.code === 'PL-503') {
-      throw new EnablementError('MT-503', `${WHAT}: the database is unavailable`, {
-        cause: error,
-        retryable: true,
-        ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
-      });
-    }
-    throw error;
-  }
-}
+/** Re-raises an unavailable database as `MT-503` (retryable). */
+const guarded = <T>(operation: () => Promise<T>): Promise<T> => withUnavailableAs('MT-503', WHAT, operation);
 
 type AggregateRow = {
   subscription_id: string;

@@ -4,6 +4,7 @@ import type { SqlClient } from '../sql/client.js';
 import { sqlClientSchema } from '../sql/client-schema.js';
 import { DEFAULT_SCHEMA, qualified, quoteSchema, schemaNameSchema } from '../sql/identifiers.js';
 import { unstorableTextReason } from '../sql/text.js';
+import { withUnavailableAs } from '../sql/unavailable.js';
 
 // Messaging's `RelayQueueStore` port, declared here structurally (this package imports only
 // `@creto/core`). The store reads the envelope's id and recipient and keeps the rest as JSON
@@ -190,21 +191,8 @@ function assertRemove(messageIds: unknown): asserts messageIds is readonly Uuid[
   }
 }
 
-/** Re-raises an unavailable database as messaging's `MS-503` (retryable). */
-async function guarded<T>(operation: () => Promise<T>): Promise<T> {
-  try {
-    return await operation();
-  } catch (error) {
-    if (EnablementError.is(error) && error.code === 'PL-503') {
-      throw new EnablementError('MS-503', `${WHAT}: the database is unavailable`, {
-        cause: error,
-        retryable: true,
-        ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
-      });
-    }
-    throw error;
-  }
-}
+/** Re-raises an unavailable database as `MS-503` (retryable). */
+const guarded = <T>(operation: () => Promise<T>): Promise<T> => withUnavailableAs('MS-503', WHAT, operation);
 
 type EntryRow = {
   message_id: string;

@@ -4,6 +4,7 @@ import type { SqlClient } from '../sql/client.js';
 import { sqlClientSchema } from '../sql/client-schema.js';
 import { DEFAULT_SCHEMA, qualified, quoteSchema, schemaNameSchema } from '../sql/identifiers.js';
 import { assertStorableText, unstorableTextReason } from '../sql/text.js';
+import { withUnavailableAs } from '../sql/unavailable.js';
 
 /**
  * Messaging's `SessionStore` port, declared here structurally (this package imports only
@@ -58,20 +59,8 @@ const optionsSchema = z.strictObject({
 
 const WHAT = 'session store';
 
-/** Re-raises an unavailable database as messaging's `MS-503` (retryable). */
-async function guarded<T>(operation: () => Promise<T>): Promise<T> {
-  try {
-    return await operation();
-  } catch (error) {
-    if (EnablementError.is(error) && error.code === 'PL-503') {
-      throw new EnablementError('MS-503', `${WHAT}: the database is unavailable`, {
-        cause: error,
-        retryable: true,
-      });
-    }
-    throw error;
-  }
-}
+/** Re-raises an unavailable database as `MS-503` (retryable). */
+const guarded = <T>(operation: () => Promise<T>): Promise<T> => withUnavailableAs('MS-503', WHAT, operation);
 
 function checkKey(key: unknown): asserts key is string {
   assertStorableText(key, 'key', { max: MAX_SESSION_KEY_LENGTH, code: 'MS-400', what: WHAT });
