@@ -298,3 +298,14 @@ export function describeEachDriver(
     });
   }
 }
+
+/**
+ * A client that answers every query with no rows and never fails: enough for option validation,
+ * which must refuse bad options before touching the database.
+ */
+export const inertSqlClient = {
+  driver: 'pglite',
+  query: async () => ({ rows: [], rowCount: 0 }),
+  transaction: async () => undefined,
+  close: async () => {},
+} as unknown as SqlClient;

@@ -2,7 +2,7 @@ import { type AuditLogStore, EnablementError } from '@creto/core';
 import { expectEnablementRejection } from '@creto/testing';
 import { auditLogStoreContract } from '@creto/testing/contracts';
 import { describe, expect, it } from 'vitest';
-import { describeEachDriver } from '../../test/harness.js';
+import { describeEachDriver, inertSqlClient } from '../../test/harness.js';
 import type { SqlClient, SqlRow, SqlValue } from '../sql/index.js';
 import { createPostgresAuditLogStore, MAX_POSTGRES_AUDIT_LEAF_LENGTH } from './store.js';
 
@@ -180,12 +180,7 @@ describeEachDriver('PostgresAuditLogStore', (db, driver) => {
 });
 
 describe('createPostgresAuditLogStore options', () => {
-  const client = {
-    driver: 'pglite',
-    query: async () => ({ rows: [], rowCount: 0 }),
-    transaction: async () => undefined,
-    close: async () => {},
-  } as unknown as SqlClient;
+  const client = inertSqlClient;
 
   it('validates its options with PL-400 naming the option', () => {
     for (const [options, field] of [

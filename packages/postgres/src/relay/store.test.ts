@@ -3,7 +3,7 @@ import type { MessageEnvelopeWire, RelayQueueEntry, RelayQueueStore } from '@cre
 import { expectEnablementRejection } from '@creto/testing';
 import { relayQueueStoreContract } from '@creto/testing/contracts';
 import { describe, expect, it } from 'vitest';
-import { describeEachDriver } from '../../test/harness.js';
+import { describeEachDriver, inertSqlClient } from '../../test/harness.js';
 import type { SqlClient } from '../sql/index.js';
 import {
   createPostgresRelayQueueStore,
@@ -217,12 +217,7 @@ describeEachDriver('PostgresRelayQueueStore', (db, driver) => {
 });
 
 describe('createPostgresRelayQueueStore options', () => {
-  const client = {
-    driver: 'pglite',
-    query: async () => ({ rows: [], rowCount: 0 }),
-    transaction: async () => undefined,
-    close: async () => {},
-  } as unknown as SqlClient;
+  const client = inertSqlClient;
 
   it('validates its options with PL-400 naming the option', () => {
     for (const [options, field] of [
